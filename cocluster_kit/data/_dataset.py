@@ -1,0 +1,97 @@
+"""The matrix a model trains on: CSR with a lazy transpose, mask, scaling, and both views."""
+
+from __future__ import annotations
+
+import numpy as np
+import scipy.sparse as sp
+
+from ..nn import COUNT_LIKELIHOODS
+from ._views import MatrixView, SketchView, column_sketch
+
+
+def observed_mean_and_std(
+    matrix: sp.csr_matrix, missing: sp.csr_matrix | None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Mean and standard deviation of every column over its observed entries."""
+    n_rows = matrix.shape[0]
+    observed = n_rows - (np.asarray(missing.sum(axis=0)).ravel() if missing is not None else 0)
+    observed = np.maximum(observed, 1)
+    total = np.asarray(matrix.sum(axis=0), dtype=np.float64).ravel()
+    squares = np.asarray(matrix.multiply(matrix).sum(axis=0), dtype=np.float64).ravel()
+    mean = total / observed
+    variance = np.maximum(squares / observed - mean**2, 0.0)
+    std = np.sqrt(variance)
+    std[std < 1e-8 * (1.0 + np.abs(mean))] = 1.0  # constant columns: leave the scale alone
+    return mean.astype(np.float32), std.astype(np.float32)
+
+
+class CoclusterData:
+    """Everything the training loop reads: the row view, the column view, cell offsets.
+
+    Parameters
+    ----------
+    matrix
+        CSR ``n x m`` float32 with missing entries not stored.
+    missing
+        CSR boolean pattern of the missing entries, or None.
+    likelihood
+        Resolved likelihood name; ``gaussian`` data are standardised per column (on the fly,
+        never densified), count and binary data keep their values.
+    input_transform
+        Resolved encoder-input transform (see :class:`MatrixView`).
+    sketch_threshold, sketch_size, seed
+        The column side reads a random sketch once ``n > sketch_threshold`` (METHOD.md §3).
+    """
+
+    def __init__(
+        self,
+        matrix: sp.csr_matrix,
+        missing: sp.csr_matrix | None,
+        *,
+        likelihood: str,
+        input_transform: str,
+        sketch_threshold: int = 20_000,
+        sketch_size: int = 2048,
+        seed: int = 0,
+    ) -> None:
+        self.shape = matrix.shape
+        self.likelihood = likelihood
+        self.input_transform = input_transform
+        if likelihood == "gaussian":
+            self.column_shift, self.column_scale = observed_mean_and_std(matrix, missing)
+        else:
+            self.column_shift = self.column_scale = None
+        self.rows = MatrixView(
+            matrix,
+            missing,
+            input_transform=input_transform,
+            feature_shift=self.column_shift,
+            feature_scale=self.column_scale,
+        )
+        self.uses_sketch = matrix.shape[0] > sketch_threshold
+        if self.uses_sketch:
+            self.columns = SketchView(
+                column_sketch(self.rows, size=min(sketch_size, matrix.shape[0]), seed=seed)
+            )
+        else:
+            self.columns = MatrixView(
+                matrix.T.tocsr(),
+                None if missing is None else missing.T.tocsr(),
+                input_transform=input_transform,
+                item_shift=self.column_shift,
+                item_scale=self.column_scale,
+            )
+        # Cell offsets for count likelihoods: the independence model row_total * col_total / N.
+        self.row_totals = np.asarray(matrix.sum(axis=1), dtype=np.float32).ravel()
+        self.column_totals = np.asarray(matrix.sum(axis=0), dtype=np.float32).ravel()
+        self.grand_total = float(max(self.row_totals.sum(), 1e-8))
+
+    @property
+    def is_count(self) -> bool:
+        """Whether the likelihood is a count model."""
+        return self.likelihood in COUNT_LIKELIHOODS
+
+    @property
+    def column_likelihood(self) -> str:
+        """The column side's likelihood: Gaussian on a sketch, the data's one otherwise."""
+        return "gaussian" if self.uses_sketch else self.likelihood

@@ -1,0 +1,15 @@
+"""The user-facing estimator ``CoclusterVAE`` and its save / load."""
+
+from ._estimator import CoclusterVAE
+from ._fitted import NotFittedError
+from ._io import FORMAT_VERSION
+from ._validation import prepare_matrix, resolve_input_transform, resolve_likelihood
+
+__all__ = [
+    "FORMAT_VERSION",
+    "CoclusterVAE",
+    "NotFittedError",
+    "prepare_matrix",
+    "resolve_input_transform",
+    "resolve_likelihood",
+]

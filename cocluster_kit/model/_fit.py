@@ -1,0 +1,163 @@
+"""What ``CoclusterVAE.fit`` does once the input is checked: build, train, summarise."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import torch
+
+from ..data import CoclusterData
+from ..module import CoclusterModule
+from ..train import BatchSampler, TrainingPlan, encode_view, fit_module, resolve_epochs
+from ._validation import PreparedMatrix
+
+# Step budgets behind the default epoch counts (small matrices get more epochs, not fewer steps).
+PRETRAIN_STEPS = 600
+TRAIN_STEPS = 1500
+
+
+def module_config(estimator, data: CoclusterData, n_col_clusters: int) -> dict:
+    """Keyword arguments of :class:`CoclusterModule` (saved with the model to rebuild it)."""
+    k, n_cell = estimator.n_row_clusters, estimator.n_cell_clusters
+    return {
+        "n_row_input": data.rows.n_input,
+        "n_row_features": data.rows.n_features,
+        "row_likelihood": data.likelihood,
+        "n_col_input": data.columns.n_input,
+        "n_col_features": data.columns.n_features,
+        "col_likelihood": data.column_likelihood,
+        "n_row_clusters": k,
+        "n_col_clusters": n_col_clusters,
+        "n_cell_clusters": min(k * n_col_clusters, 64) if n_cell is None else max(n_cell, 1),
+        "latent_dims": [estimator.latent_dim, estimator.latent_dim, estimator.cell_latent_dim],
+        "hidden": list(estimator.hidden),
+        "decoder_hidden": list(estimator.decoder_hidden),
+        "joint": bool(estimator.joint) and estimator.n_cells > 0,
+        "cell_reads_value": bool(estimator.cell_reads_value),
+        "critic": bool(estimator.critic),
+        "scale_trick": bool(estimator.scale_trick),
+        "mi": "weighted" if estimator.mi == "none" else estimator.mi,
+        "mi_momentum": float(estimator.mi_momentum),
+        "cell_likelihood": data.likelihood,
+        "joint_gradient": float(estimator.joint_gradient),
+    }
+
+
+def fit_estimator(
+    estimator,
+    prepared: PreparedMatrix,
+    *,
+    likelihood: str,
+    input_transform: str,
+    seed: int,
+    device: torch.device,
+) -> None:
+    """Train a fresh module for ``estimator`` on ``prepared`` and set the fitted attributes."""
+    n_col_clusters = estimator.n_col_clusters or estimator.n_row_clusters
+    data = CoclusterData(
+        prepared.matrix,
+        prepared.missing,
+        likelihood=likelihood,
+        input_transform=input_transform,
+        sketch_threshold=estimator.sketch_threshold,
+        sketch_size=estimator.sketch_size,
+        seed=seed,
+    )
+    devices = [device.index or 0] if device.type == "cuda" else []
+    with torch.random.fork_rng(devices=devices):
+        torch.manual_seed(seed)
+        config = module_config(estimator, data, n_col_clusters)
+        module = CoclusterModule(**config).to(device)
+        sampler = BatchSampler(
+            data,
+            row_batch_size=estimator.row_batch_size,
+            col_batch_size=estimator.col_batch_size,
+            n_cells=estimator.n_cells if config["joint"] else 0,
+            seed=seed,
+            device=device,
+        )
+        max_epochs, pretrain_epochs, warmup_epochs = resolve_epochs(
+            sampler.steps_per_epoch,
+            max_epochs=estimator.max_epochs,
+            pretrain_epochs=estimator.pretrain_epochs,
+            warmup_epochs=estimator.warmup_epochs,
+            train_steps=TRAIN_STEPS,
+            pretrain_steps=PRETRAIN_STEPS,
+        )
+        plan = TrainingPlan(
+            pretrain_epochs=pretrain_epochs,
+            max_epochs=max_epochs,
+            warmup_epochs=warmup_epochs,
+            learning_rate=estimator.learning_rate,
+            weight_decay=estimator.weight_decay,
+            patience=estimator.patience,
+            min_delta=estimator.min_delta,
+            estimator=estimator.estimator,
+            prior_gradient=estimator.prior_gradient,
+            n_samples=estimator.n_samples,
+            mi_weight=0.0 if estimator.mi == "none" else estimator.mi_weight,
+            critic_weight=estimator.critic_weight if estimator.critic else 0.0,
+            cell_weight=estimator.cell_weight,
+            mixture_init=estimator.mixture_init,
+            seed=seed,
+        )
+        history = fit_module(
+            module,
+            data,
+            sampler,
+            plan,
+            progress=estimator.progress,
+            callbacks=list(estimator.callbacks or ()),
+        )
+    module.eval()
+    estimator.module_ = module
+    estimator.data_ = data
+    estimator.config_ = {
+        "module": config,
+        "likelihood": likelihood,
+        "input_transform": input_transform,
+        "seed": seed,
+        "epochs": {"pretrain": pretrain_epochs, "max": max_epochs, "warmup": warmup_epochs},
+    }
+    estimator.history_ = pd.DataFrame(history)
+    estimator.n_features_in_ = prepared.shape[1]
+    estimator.likelihood_ = likelihood
+    estimator.input_transform_ = input_transform
+    estimator.device_ = str(device)
+    estimator.row_names_ = prepared.row_names or [str(i) for i in range(prepared.shape[0])]
+    estimator.column_names_ = prepared.column_names or [str(j) for j in range(prepared.shape[1])]
+    if prepared.column_names is not None:
+        estimator.feature_names_in_ = np.asarray(prepared.column_names, dtype=object)
+    row_mean, _ = encode_view(module.rows, data.rows, device)
+    col_mean, _ = encode_view(module.columns, data.columns, device)
+    estimator._set_memberships(row_mean, col_mean)
+    estimator.block_means_ = block_means(
+        prepared,
+        estimator.row_labels_,
+        estimator.column_labels_,
+        estimator.n_row_clusters,
+        n_col_clusters,
+    )
+
+
+def block_means(
+    prepared: PreparedMatrix, row_labels: np.ndarray, column_labels: np.ndarray, k: int, l_: int
+) -> np.ndarray:
+    """Mean of the observed entries of every (row cluster, column cluster) block, ``K x L``.
+
+    Computed with sparse one-hot products, never densifying ``X``; empty blocks are NaN.
+    """
+    import scipy.sparse as sp
+
+    n_rows, n_cols = prepared.shape
+    rows = sp.csr_matrix((np.ones(n_rows), (np.arange(n_rows), row_labels)), shape=(n_rows, k))
+    cols = sp.csr_matrix((np.ones(n_cols), (np.arange(n_cols), column_labels)), shape=(n_cols, l_))
+    sums = (rows.T @ prepared.matrix @ cols).toarray()
+    counts = np.outer(
+        np.bincount(row_labels, minlength=k), np.bincount(column_labels, minlength=l_)
+    )
+    counts = counts.astype(np.float64)
+    if prepared.missing is not None:
+        counts -= (rows.T @ prepared.missing.astype(np.float64) @ cols).toarray()
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(counts > 0, sums / counts, np.nan)

@@ -1,0 +1,89 @@
+"""Inference with a fitted model: decoder means for imputation, cell scores."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import torch
+
+from ._validation import prepare_matrix
+
+
+@torch.no_grad()
+def decoder_means(estimator, view, index: np.ndarray, batch_size: int = 512) -> np.ndarray:
+    """Expected value of every feature of the rows at ``index``, on the data's own scale."""
+    module = estimator.module_
+    side = module.rows
+    device = next(module.parameters()).device
+    out = []
+    for start in range(0, len(index), batch_size):
+        batch = view.batch(index[start : start + batch_size], device)
+        mean, _ = side.encoder(batch.encoder_input)
+        raw = side.decode(side.scale * mean)
+        if estimator.likelihood_ in ("poisson", "negative_binomial", "multinomial"):
+            composition = torch.softmax(raw, dim=-1)
+            mask = batch.mask if batch.mask is not None else torch.ones_like(composition).bool()
+            observed_share = (composition * mask).sum(-1).clamp_min(1e-8)
+            expected_total = batch.offset / observed_share
+            values = composition * expected_total.unsqueeze(-1)
+        else:
+            values = side.likelihood.mean(raw)
+        out.append(values.cpu().numpy().astype(np.float64))
+    values = np.concatenate(out) if out else np.zeros((0, view.n_features))
+    if view.feature_scale is not None:
+        values = values * view.feature_scale + view.feature_shift
+    return values
+
+
+@torch.no_grad()
+def score_cells(estimator, X, rows=None, columns=None, batch_size: int = 4096) -> pd.DataFrame:
+    """Block label and anomaly score of cells ``(rows[t], columns[t])``."""
+    estimator._check_fitted()
+    module = estimator.module_
+    if module.cells is None:
+        raise ValueError("this model has no cell level (it was fitted with joint=False).")
+    prepared = prepare_matrix(X)
+    if prepared.shape != estimator.data_.shape:
+        raise ValueError(
+            f"X has shape {prepared.shape} but the model was fitted on {estimator.data_.shape}; "
+            "give the matrix the model was fitted on."
+        )
+    if rows is None or columns is None:
+        coo = prepared.matrix.tocoo()
+        rows, columns = coo.row, coo.col
+    rows = np.asarray(rows, dtype=np.int64)
+    columns = np.asarray(columns, dtype=np.int64)
+    if rows.shape != columns.shape or rows.ndim != 1:
+        raise ValueError("rows and columns must be 1-D integer arrays of the same length.")
+    n_rows, n_cols = prepared.shape
+    if len(rows) and (
+        rows.min() < 0 or rows.max() >= n_rows or columns.min() < 0 or columns.max() >= n_cols
+    ):
+        raise ValueError(f"cell coordinates must lie within the matrix shape {prepared.shape}.")
+    device = next(module.parameters()).device
+    row_latent = torch.as_tensor(estimator.row_embedding_, device=device)
+    col_latent = torch.as_tensor(estimator.column_embedding_, device=device)
+    data = estimator.data_
+    shift = data.column_shift
+    scale = data.column_scale
+    raw_values = np.asarray(prepared.matrix[rows, columns]).ravel().astype(np.float32)
+    values = raw_values if shift is None else (raw_values - shift[columns]) / scale[columns]
+    blocks, anomalies = [], []
+    for start in range(0, len(rows), batch_size):
+        part = slice(start, start + batch_size)
+        value = torch.as_tensor(values[part], device=device)
+        encoder_input, _, _ = module.cell_inputs(
+            row_latent[rows[part]], col_latent[columns[part]], value
+        )
+        mean, log_var = module.cells.encoder(encoder_input)
+        blocks.append(module.cells.responsibilities(mean).argmax(-1).cpu().numpy())
+        anomalies.append(module.cells._vade_kl(mean.unsqueeze(0), mean, log_var).cpu().numpy())
+    return pd.DataFrame(
+        {
+            "row": rows,
+            "column": columns,
+            "value": raw_values,
+            "block": np.concatenate(blocks) if blocks else np.zeros(0, dtype=np.int64),
+            "anomaly": np.concatenate(anomalies) if anomalies else np.zeros(0),
+        }
+    )

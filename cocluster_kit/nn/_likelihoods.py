@@ -1,0 +1,196 @@
+"""Observation models ``p(x | z)`` that honour a mask of observed entries (METHOD.md §1).
+
+Every likelihood maps the decoder's raw output ``(..., n_features)`` and a target of the same
+trailing shape to a log-probability summed over the *observed* features. Count models use the
+item's library size as an offset, as scVI does: with ``link="softmax"`` the decoder gives a
+composition over the features and the rate is ``composition * library``; with ``link="log"``
+(a single output, used on the cell level) the rate is ``exp(raw) * offset``.
+"""
+
+from __future__ import annotations
+
+import abc
+import math
+
+import torch
+from torch import nn
+from torch.nn import functional
+
+LIKELIHOODS = ("gaussian", "bernoulli", "poisson", "negative_binomial", "multinomial")
+COUNT_LIKELIHOODS = ("poisson", "negative_binomial", "multinomial")
+LOG_2PI = math.log(2.0 * math.pi)
+
+
+def _masked(values: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
+    """Sum over the last axis of the entries where ``mask`` is true."""
+    if mask is None:
+        return values.sum(-1)
+    return torch.where(mask, values, torch.zeros((), dtype=values.dtype, device=values.device)).sum(
+        -1
+    )
+
+
+class Likelihood(nn.Module, abc.ABC):
+    """Base class: a family of distributions over ``n_features`` values per item.
+
+    Parameters
+    ----------
+    n_features
+        Number of features each item has (the decoder's output width).
+    link
+        ``"softmax"`` (composition times library size) or ``"log"`` (``exp(raw) * offset``)
+        for count families; ignored by the others.
+    """
+
+    name = "base"
+
+    def __init__(self, n_features: int, *, link: str = "softmax") -> None:
+        super().__init__()
+        self.n_features = n_features
+        self.link = link
+
+    @abc.abstractmethod
+    def log_prob(
+        self,
+        raw: torch.Tensor,
+        target: torch.Tensor,
+        mask: torch.Tensor | None = None,
+        offset: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        """Log-probability of the observed entries of ``target``, summed per item."""
+
+    @abc.abstractmethod
+    def mean(self, raw: torch.Tensor, offset: torch.Tensor | None = None) -> torch.Tensor:
+        """Expected value of every feature."""
+
+    # Count families ---------------------------------------------------------------------
+    def _log_rate(
+        self, raw: torch.Tensor, mask: torch.Tensor | None, offset: torch.Tensor | None
+    ) -> torch.Tensor:
+        if self.link == "softmax":
+            if mask is not None:
+                raw = raw.masked_fill(~mask, float("-inf"))
+            log_composition = torch.log_softmax(raw, dim=-1)
+            return log_composition + torch.log(offset.clamp_min(1e-8)).unsqueeze(-1)
+        log_offset = 0.0 if offset is None else torch.log(offset.clamp_min(1e-8)).unsqueeze(-1)
+        return raw + log_offset
+
+
+class Gaussian(Likelihood):
+    """Gaussian with the decoder output as mean and a learnable per-feature variance."""
+
+    name = "gaussian"
+
+    def __init__(self, n_features: int, *, link: str = "softmax", min_variance: float = 1e-3):
+        super().__init__(n_features, link=link)
+        self.log_var = nn.Parameter(torch.zeros(n_features))
+        self.log_min_variance = math.log(min_variance)
+
+    def variance_log(self) -> torch.Tensor:
+        """Per-feature log-variance, floored."""
+        return self.log_var.clamp_min(self.log_min_variance)
+
+    def log_prob(self, raw, target, mask=None, offset=None):  # noqa: D102
+        log_var = self.variance_log()
+        values = -0.5 * (LOG_2PI + log_var + (target - raw) ** 2 * torch.exp(-log_var))
+        return _masked(values, mask)
+
+    def mean(self, raw, offset=None):  # noqa: D102
+        return raw
+
+
+class Bernoulli(Likelihood):
+    """Bernoulli with the decoder output as logits (binary data)."""
+
+    name = "bernoulli"
+
+    def log_prob(self, raw, target, mask=None, offset=None):  # noqa: D102
+        target = target.expand_as(raw)
+        values = -functional.binary_cross_entropy_with_logits(raw, target, reduction="none")
+        return _masked(values, mask)
+
+    def mean(self, raw, offset=None):  # noqa: D102
+        return torch.sigmoid(raw)
+
+
+class Poisson(Likelihood):
+    """Poisson with a library-size offset."""
+
+    name = "poisson"
+
+    def log_prob(self, raw, target, mask=None, offset=None):  # noqa: D102
+        offset = _library(target, mask) if offset is None and self.link == "softmax" else offset
+        log_rate = self._log_rate(raw, mask, offset)
+        safe_log_rate = torch.nan_to_num(log_rate, neginf=0.0)
+        values = target * safe_log_rate - torch.exp(log_rate) - torch.lgamma(target + 1.0)
+        return _masked(values, mask)
+
+    def mean(self, raw, offset=None):  # noqa: D102
+        return torch.exp(self._log_rate(raw, None, offset))
+
+
+class NegativeBinomial(Likelihood):
+    """Negative binomial (mean, per-feature inverse dispersion) with a library-size offset."""
+
+    name = "negative_binomial"
+
+    def __init__(self, n_features: int, *, link: str = "softmax"):
+        super().__init__(n_features, link=link)
+        self.log_inverse_dispersion = nn.Parameter(torch.full((n_features,), 2.0))
+
+    def log_prob(self, raw, target, mask=None, offset=None):  # noqa: D102
+        offset = _library(target, mask) if offset is None and self.link == "softmax" else offset
+        log_mu = torch.nan_to_num(self._log_rate(raw, mask, offset), neginf=-30.0)
+        log_theta = self.log_inverse_dispersion.clamp(-10.0, 12.0)
+        theta = torch.exp(log_theta)
+        log_theta_mu = torch.logaddexp(log_theta, log_mu)
+        values = (
+            torch.lgamma(target + theta)
+            - torch.lgamma(theta)
+            - torch.lgamma(target + 1.0)
+            + theta * (log_theta - log_theta_mu)
+            + target * (log_mu - log_theta_mu)
+        )
+        return _masked(values, mask)
+
+    def mean(self, raw, offset=None):  # noqa: D102
+        return torch.exp(self._log_rate(raw, None, offset))
+
+
+class Multinomial(Likelihood):
+    """Multinomial over the observed features: composition times the item's total count."""
+
+    name = "multinomial"
+
+    def log_prob(self, raw, target, mask=None, offset=None):  # noqa: D102
+        if mask is not None:
+            raw = raw.masked_fill(~mask, float("-inf"))
+        log_composition = torch.nan_to_num(torch.log_softmax(raw, dim=-1), neginf=0.0)
+        total = _library(target, mask)
+        coefficient = torch.lgamma(total + 1.0) - _masked(torch.lgamma(target + 1.0), mask)
+        return coefficient + _masked(target * log_composition, mask)
+
+    def mean(self, raw, offset=None):  # noqa: D102
+        return torch.softmax(raw, dim=-1) * offset.unsqueeze(-1)
+
+
+def _library(target: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
+    """Sum of the observed counts of each item."""
+    return _masked(target, mask)
+
+
+_FAMILIES = {cls.name: cls for cls in (Gaussian, Bernoulli, Poisson, NegativeBinomial, Multinomial)}
+
+
+def make_likelihood(name: str, n_features: int, *, cell_level: bool = False) -> Likelihood:
+    """Build the likelihood called ``name`` for items with ``n_features`` values.
+
+    On the cell level (one value per item) count families use the log link with the
+    independence offset, and ``multinomial`` becomes its Poisson equivalent.
+    """
+    if name not in _FAMILIES:
+        raise ValueError(f"likelihood={name!r} is not one of {', '.join(LIKELIHOODS)}.")
+    if cell_level:
+        family = "poisson" if name == "multinomial" else name
+        return _FAMILIES[family](n_features, link="log")
+    return _FAMILIES[name](n_features, link="softmax")

@@ -1,0 +1,188 @@
+"""The training loop: pre-training, mixture initialisation, full objective (METHOD.md §8)."""
+
+from __future__ import annotations
+
+import copy
+import logging
+import math
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from ..data import CoclusterData
+from ..module import CoclusterModule, Phase
+from ._batches import BatchSampler
+from ._mixture_init import initialize_mixtures
+
+logger = logging.getLogger("cocluster_kit")
+
+Callback = Callable[[dict], None]
+
+
+class TrainingError(RuntimeError):
+    """Training could not go on (for example the loss stopped being finite)."""
+
+
+@dataclass
+class TrainingPlan:
+    """Every schedule setting of one fit (resolved, no ``None`` left)."""
+
+    pretrain_epochs: int
+    max_epochs: int
+    warmup_epochs: int
+    learning_rate: float
+    weight_decay: float
+    patience: int
+    min_delta: float
+    estimator: str
+    prior_gradient: str
+    n_samples: int
+    mi_weight: float
+    critic_weight: float
+    cell_weight: float
+    mixture_init: str
+    seed: int
+
+
+def _optimizer(module: CoclusterModule, plan: TrainingPlan) -> torch.optim.Optimizer:
+    """AdamW with one parameter group per role; mixture parameters are not decayed."""
+    groups: dict[str, list[torch.nn.Parameter]] = {"encoder": [], "decoder": [], "prior": []}
+    for side in module.sides().values():
+        for role, parameters in side.parameter_groups().items():
+            groups[role] += parameters
+    return torch.optim.AdamW(
+        [
+            {"params": groups["encoder"], "weight_decay": plan.weight_decay, "name": "encoder"},
+            {"params": groups["decoder"], "weight_decay": plan.weight_decay, "name": "decoder"},
+            {"params": groups["prior"], "weight_decay": 0.0, "name": "prior"},
+        ],
+        lr=plan.learning_rate,
+    )
+
+
+def _run_epoch(
+    module: CoclusterModule,
+    sampler: BatchSampler,
+    optimizer: torch.optim.Optimizer,
+    phase: Phase,
+) -> dict[str, float]:
+    """One pass; returns the mean of every loss term (one device sync per epoch)."""
+    module.train()
+    sums: dict[str, torch.Tensor] = {}
+    steps = 0
+    for batch in sampler.epoch():
+        record = module(batch, phase)
+        optimizer.zero_grad(set_to_none=True)
+        record.total.backward()
+        optimizer.step()
+        for name, value in record.terms.items():
+            sums[name] = sums[name] + value if name in sums else value.clone()
+        steps += 1
+    means = {name: float(value) / steps for name, value in sums.items()}
+    if not math.isfinite(means["loss"]):
+        raise TrainingError(
+            "the training loss became non-finite "
+            f"({means['loss']}). Likely causes: a learning rate too high for this data "
+            "(try learning_rate=1e-4), extreme values (scale or log-transform the matrix), or "
+            "a likelihood that does not fit the data (e.g. a count likelihood on real values)."
+        )
+    return means
+
+
+def fit_module(
+    module: CoclusterModule,
+    data: CoclusterData,
+    sampler: BatchSampler,
+    plan: TrainingPlan,
+    *,
+    progress: bool = False,
+    callbacks: Sequence[Callback] = (),
+) -> list[dict]:
+    """Train ``module`` on ``data``; returns the per-epoch history.
+
+    The weights with the best full-objective epoch loss are restored at the end; a
+    non-finite loss stops training with :class:`TrainingError` after restoring them.
+    """
+    from tqdm.auto import tqdm
+
+    history: list[dict] = []
+    total_epochs = plan.pretrain_epochs + plan.max_epochs
+    bar = tqdm(total=total_epochs, disable=not progress, desc="cocluster", leave=False)
+
+    def record(epoch: int, stage: str, terms: dict[str, float], started: float) -> None:
+        entry = {"epoch": epoch, "stage": stage, **terms, "seconds": time.perf_counter() - started}
+        history.append(entry)
+        bar.update(1)
+        bar.set_postfix(stage=stage, loss=f"{terms['loss']:.4g}")
+        for callback in callbacks:
+            callback(entry)
+
+    optimizer = _optimizer(module, plan)
+    pretrain = Phase(
+        estimator="elbo", standard_prior=True, n_samples=1, cell_weight=plan.cell_weight
+    )
+    for epoch in range(plan.pretrain_epochs):
+        started = time.perf_counter()
+        record(epoch, "pretrain", _run_epoch(module, sampler, optimizer, pretrain), started)
+
+    initialize_mixtures(module, data, sampler, method=plan.mixture_init, seed=plan.seed)
+    module.mutual_information.reset()
+    optimizer = _optimizer(module, plan)
+
+    best_loss, best_state, stale = math.inf, None, 0
+    try:
+        for epoch in range(plan.max_epochs):
+            started = time.perf_counter()
+            warm = min(1.0, (epoch + 1) / plan.warmup_epochs) if plan.warmup_epochs > 0 else 1.0
+            phase = Phase(
+                estimator=plan.estimator,
+                prior_gradient=plan.prior_gradient,
+                n_samples=plan.n_samples,
+                kl_weight=warm,
+                mi_weight=plan.mi_weight,
+                critic_weight=plan.critic_weight,
+                cell_weight=plan.cell_weight,
+            )
+            terms = _run_epoch(module, sampler, optimizer, phase)
+            record(plan.pretrain_epochs + epoch, "train", {**terms, "kl_weight": warm}, started)
+            if warm < 1.0:
+                continue  # the objective still changes during warm-up
+            if terms["loss"] < best_loss - plan.min_delta * abs(best_loss):
+                best_loss, stale = terms["loss"], 0
+                best_state = copy.deepcopy(module.state_dict())
+            else:
+                stale += 1
+                if stale >= plan.patience:
+                    logger.info("early stopping after %d epochs", epoch + 1)
+                    break
+    except TrainingError:
+        if best_state is not None:
+            module.load_state_dict(best_state)
+        raise
+    finally:
+        bar.close()
+    if best_state is not None:
+        module.load_state_dict(best_state)
+    return history
+
+
+def resolve_epochs(
+    steps_per_epoch: int,
+    *,
+    max_epochs: int | None,
+    pretrain_epochs: int | None,
+    warmup_epochs: int | None,
+    train_steps: int,
+    pretrain_steps: int,
+) -> tuple[int, int, int]:
+    """Fill in epoch counts left as ``None`` from budgets of optimisation steps."""
+    if max_epochs is None:
+        max_epochs = int(np.clip(round(train_steps / steps_per_epoch), 10, 1000))
+    if pretrain_epochs is None:
+        pretrain_epochs = int(np.clip(round(pretrain_steps / steps_per_epoch), 3, 500))
+    if warmup_epochs is None:
+        warmup_epochs = max(1, max_epochs // 10)
+    return max_epochs, pretrain_epochs, warmup_epochs
