@@ -59,11 +59,13 @@ def sample_block_cells(
     nonzero = (is_observed & (flat != 0)).nonzero().squeeze(1)
     zero = (is_observed & (flat == 0)).nonzero().squeeze(1)
     strata = [s for s in (nonzero, zero) if len(s) > 0]
+    if n_cells < len(strata):
+        strata = strata[:n_cells]
     chosen, weights = [], []
     for position, stratum in enumerate(strata):
         # Split the budget evenly; the last stratum takes what the first could not use.
         budget = n_cells // len(strata) if position == 0 else n_cells - sum(len(c) for c in chosen)
-        take = min(len(stratum), max(budget, 1))
+        take = min(len(stratum), budget)
         pick = torch.randperm(len(stratum), generator=generator)[:take].to(stratum.device)
         chosen.append(stratum[pick])
         weights.append(torch.full((take,), len(stratum) / take, device=block.device))

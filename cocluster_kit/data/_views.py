@@ -203,9 +203,9 @@ class SketchView:
 def column_sketch(rows: MatrixView, *, size: int, seed: int, chunk_rows: int = 2048) -> np.ndarray:
     """Compute ``T(X)^T R / sqrt(p)`` in one streaming pass over row chunks.
 
-    ``T`` is the row view's value map (affine scaling; ``log1p`` for counts via the encoder's
-    ``tfidf`` mode is *not* applied: the sketch keeps the target scale). ``R`` is an
-    ``n x p`` random sign matrix generated chunk by chunk from ``seed``.
+    ``T`` is the row view's value map: its affine scaling, and ``log1p`` for count and
+    binary data (views in ``tfidf`` mode), so that a few large counts do not dominate the
+    sketch. ``R`` is an ``n x p`` random sign matrix generated chunk by chunk from ``seed``.
     """
     n_items, n_features = rows.n_items, rows.n_features
     sketch = np.zeros((n_features, size), dtype=np.float64)

@@ -48,13 +48,13 @@ def prepare_matrix(X, *, name: str = "X") -> PreparedMatrix:
         column_names = [str(c) for c in X.columns]
         X = X.to_numpy(dtype=np.float64, na_value=np.nan)
     if sp.issparse(X):
-        matrix = sp.csr_matrix(X, dtype=np.float32)
+        matrix = sp.csr_matrix(X, dtype=np.float32, copy=True)  # never edit the caller's
         matrix.sum_duplicates()
         missing_values = np.isnan(matrix.data)
         missing = None
         if missing_values.any():
             pattern = matrix.copy()
-            pattern.data = missing_values
+            pattern.data = missing_values.copy()
             pattern.eliminate_zeros()
             missing = pattern.astype(bool)
             matrix.data[missing_values] = 0.0
