@@ -209,3 +209,38 @@ def test_deepcc_variant_value():
     pooled = np.eye(2)[rows.numpy().argmax(1)].T @ soft_joint @ np.eye(2)[columns.numpy().argmax(1)]
     expected = math.log1p(abs(1.0 - _numpy_mi(pooled) / _numpy_mi(soft_joint)))
     assert loss.item() == pytest.approx(expected, rel=1e-5, abs=1e-8)
+
+
+def _gaussian_blocks(seed: int = 0):
+    rng = np.random.default_rng(seed)
+    rows = rng.integers(0, 3, 60)
+    cols = rng.integers(0, 2, 40)
+    means = np.array([[1.0, -1.0], [-0.5, 0.8], [0.2, -0.3]])
+    values = means[rows][:, cols] + rng.normal(0.0, 1.0, (60, 40))
+    return values, rows, cols
+
+
+def test_variance_variant_equals_one_minus_kept_share():
+    values, rows, cols = _gaussian_blocks()
+    loss = MutualInformationLoss(3, 2, variant="variance")
+    got = loss(torch.tensor(values), None, _one_hot(rows, 3), _one_hot(cols, 2)).item()
+    kept = sum(
+        values[np.ix_(rows == a, cols == b)].sum() ** 2 / ((rows == a).sum() * (cols == b).sum())
+        for a in range(3)
+        for b in range(2)
+    )
+    assert got == pytest.approx(1.0 - kept / (values**2).sum(), rel=1e-6)
+
+
+def test_variance_variant_ranks_the_true_partition_first():
+    values, rows, cols = _gaussian_blocks(1)
+    block = torch.tensor(values)
+    true_loss = MutualInformationLoss(3, 2, variant="variance")(
+        block, None, _one_hot(rows, 3), _one_hot(cols, 2)
+    )
+    rng = np.random.default_rng(5)
+    for _ in range(5):
+        shuffled = MutualInformationLoss(3, 2, variant="variance")(
+            block, None, _one_hot(rng.permutation(rows), 3), _one_hot(rng.permutation(cols), 2)
+        )
+        assert true_loss < shuffled - 0.1

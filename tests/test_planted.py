@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import scipy.sparse as sp
 from sklearn.datasets import make_checkerboard
 
@@ -11,13 +12,17 @@ from cocluster_kit.metrics import consensus_score, nmi
 
 
 def test_synthetic_deepcc_rows_and_columns_recovered():
+    """Median over three seeds, as the benchmarks report; defaults only."""
     data = load_benchmark("synthetic")
-    model = ckit.CoclusterVAE(5, 5, random_state=0, progress=False).fit(data.X)
-    assert nmi(data.row_labels, model.row_labels_) >= 0.9
-    # Issue #2 asks for column NMI >= 0.9. On this matrix the Bayes-optimal column assignment
-    # given the true row clusters and block means reaches 0.912; the model reaches 0.85-0.87
-    # (see the issue note). This guard keeps what we have; the issue stays open for the rest.
-    assert nmi(data.column_labels, model.column_labels_) >= 0.8
+    row_scores, column_scores = [], []
+    for seed in range(3):
+        model = ckit.CoclusterVAE(5, 5, random_state=seed, progress=False).fit(data.X)
+        row_scores.append(nmi(data.row_labels, model.row_labels_))
+        column_scores.append(nmi(data.column_labels, model.column_labels_))
+    assert np.median(row_scores) >= 0.9, row_scores
+    # The Bayes-optimal column assignment, given the true row clusters and block means,
+    # reaches 0.912 on this matrix: 0.9 is close to the ceiling.
+    assert np.median(column_scores) >= 0.9, column_scores
 
 
 def test_checkerboard_sparse_consensus():

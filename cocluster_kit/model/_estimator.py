@@ -76,10 +76,14 @@ class CoclusterVAE(FittedMixin, BaseEstimator):
     scale_trick
         Decoder reads ``f * mu + sigma * eps`` (METHOD.md §4).
     mi
-        MI cross-loss: ``"weighted"`` (data-weighted, any ``K, L``), ``"deepcc"`` (needs
-        ``K == L``) or ``"none"``.
+        Cross-loss coupling the partitions (METHOD.md §7): ``"auto"`` (``"variance"`` for
+        Gaussian data, ``"weighted"`` otherwise), ``"weighted"`` (data-weighted MI, any
+        ``K, L``), ``"deepcc"`` (needs ``K == L``), ``"variance"`` (share of the sum of
+        squares the soft block means keep; the Gaussian counterpart of kept MI) or ``"none"``.
     mi_weight
-        ``lambda_MI``.
+        ``lambda_MI`` (the loss lies in [0, 1]; the bound is counted per matrix entry).
+        Default: 1 for ``weighted`` / ``deepcc``, 100 for ``variance``, whose share moves in
+        a narrow band on noisy data.
     mi_momentum
         Moving-average weight of the ``K x L`` table across steps.
     row_batch_size, col_batch_size
@@ -134,8 +138,8 @@ class CoclusterVAE(FittedMixin, BaseEstimator):
         critic: bool = True,
         critic_weight: float = 1.0,
         scale_trick: bool = True,
-        mi: str = "weighted",
-        mi_weight: float = 1.0,
+        mi: str = "auto",
+        mi_weight: float | None = None,
         mi_momentum: float = 0.9,
         row_batch_size: int = 256,
         col_batch_size: int = 256,
@@ -249,7 +253,7 @@ class CoclusterVAE(FittedMixin, BaseEstimator):
         choices = {
             "estimator": ESTIMATORS,
             "prior_gradient": PRIOR_GRADIENTS,
-            "mi": (*MI_VARIANTS, "none"),
+            "mi": ("auto", *MI_VARIANTS, "none"),
             "mixture_init": MIXTURE_INITS,
         }
         for name, allowed in choices.items():
@@ -285,7 +289,7 @@ class CoclusterVAE(FittedMixin, BaseEstimator):
             if not getattr(self, name) > 0:
                 raise ValueError(f"{name}={getattr(self, name)!r} must be positive.")
         for name in ("weight_decay", "critic_weight", "cell_weight", "mi_weight", "min_delta"):
-            if not getattr(self, name) >= 0:
+            if getattr(self, name) is not None and not getattr(self, name) >= 0:
                 raise ValueError(f"{name}={getattr(self, name)!r} must be non-negative.")
         if not 0.0 <= self.joint_gradient <= 1.0:
             raise ValueError(f"joint_gradient={self.joint_gradient!r} must be in [0, 1].")

@@ -99,7 +99,7 @@ class CoclusterModule(nn.Module):
     scale_trick
         Use the decoder-path scale on every side.
     mi
-        MI variant, ``"weighted"`` or ``"deepcc"``.
+        Cross-loss variant: ``"weighted"``, ``"deepcc"`` or ``"variance"``.
     mi_momentum
         Moving-average weight of the MI table.
     cell_likelihood
@@ -139,7 +139,6 @@ class CoclusterModule(nn.Module):
     ) -> None:
         super().__init__()
         self.joint_gradient = joint_gradient
-        self.gaussian_data = row_likelihood == "gaussian"
         row_latent, col_latent, cell_latent = latent_dims
         self.cell_reads_value = cell_reads_value
         self.rows = MixtureVAE(
@@ -194,15 +193,12 @@ class CoclusterModule(nn.Module):
         return named
 
     def mi_weights(self, block: torch.Tensor) -> torch.Tensor:
-        """Non-negative weights ``A`` of the MI table (METHOD.md §7).
+        """What the cross-loss reads of the block (METHOD.md §7).
 
-        Counts and binary values are used as they are; standardised Gaussian values ``v``
-        become ``exp(clip(v, -4, 4))`` (choice: ``|v|`` would make a block of -2 look like a
-        block of +2 and barely separates shifted blocks).
+        ``|x|`` for the MI variants (counts and binary values are non-negative already);
+        the standardised values themselves for the ``variance`` variant.
         """
-        if self.gaussian_data:
-            return torch.exp(block.clamp(-4.0, 4.0))
-        return block.abs()
+        return block if self.mutual_information.variant == "variance" else block.abs()
 
     def cell_value_input(self, value: torch.Tensor) -> torch.Tensor:
         """What the cell encoder and critic read of ``x_ij``: ``log1p`` of counts, else x."""

@@ -1,11 +1,24 @@
-"""The mutual-information cross-loss between row and column partitions (METHOD.md §7)."""
+"""The cross-loss coupling row and column partitions (METHOD.md §7).
+
+Three variants share one moving-average mechanism:
+
+- ``"weighted"`` (counts, binary data): ``1 - I(P_hat) / I(P)`` with ``P`` the block's
+  non-negative values normalised and ``P_hat = Gamma_r^T P Gamma_c`` (any ``K, L``).
+- ``"deepcc"``: DeepCC's ``P = Gamma_r Gamma_c^T`` pooled by hard labels, loss
+  ``log(1 + |1 - I(P_hat) / I(P)|)``; needs ``K == L``.
+- ``"variance"`` (Gaussian data; choice): ``1 - R^2``, with ``R^2`` the share of the values'
+  sum of squares that the soft block means keep. It is the Gaussian counterpart of the kept
+  mutual information (for jointly Gaussian values ``I = -1/2 log(1 - R^2)``); the ``weighted``
+  form needs non-negative values, and on standardised values no non-negative map of them
+  (``|v|``, ``exp(v)``) ranks the true partition first (measured on the planted benchmark).
+"""
 
 from __future__ import annotations
 
 import torch
 from torch import nn
 
-MI_VARIANTS = ("weighted", "deepcc")
+MI_VARIANTS = ("weighted", "deepcc", "variance")
 
 
 def mutual_information(table: torch.Tensor, eps: float = 1e-10) -> torch.Tensor:
@@ -17,18 +30,17 @@ def mutual_information(table: torch.Tensor, eps: float = 1e-10) -> torch.Tensor:
 
 
 class MutualInformationLoss(nn.Module):
-    """``1 - I(P_hat) / I(P)`` with moving averages over steps.
+    """The cross-loss with exponential moving averages of its ``K x L`` tables.
 
     Parameters
     ----------
     n_row_clusters, n_col_clusters
         ``K`` and ``L``.
     variant
-        ``"weighted"`` (data-weighted, ``P_hat = Gamma_r^T P Gamma_c``; any ``K, L``) or
-        ``"deepcc"`` (DeepCC's ``P = Gamma_r Gamma_c^T`` pooled by hard labels; needs
-        ``K == L``).
+        ``"weighted"``, ``"deepcc"`` or ``"variance"`` (see the module docstring).
     momentum
-        Weight of the old table in the exponential moving average (the old part detached).
+        Weight of the old tables in the moving average (the old part detached), so the
+        estimate covers far more than one block.
     """
 
     def __init__(
@@ -49,15 +61,31 @@ class MutualInformationLoss(nn.Module):
             )
         self.variant = variant
         self.momentum = momentum
+        # ``table``: P_hat (MI variants) or soft block sums (variance); ``counts``: soft block
+        # sizes (variance only); ``data_information``: I(P), or the total sum of squares.
         self.register_buffer("table", torch.zeros(n_row_clusters, n_col_clusters))
+        self.register_buffer("counts", torch.zeros(n_row_clusters, n_col_clusters))
         self.register_buffer("data_information", torch.zeros(()))
         self.register_buffer("n_updates", torch.zeros((), dtype=torch.long))
 
     def reset(self) -> None:
         """Forget the moving averages (at the start of mixture training)."""
-        self.table.zero_()
-        self.data_information.zero_()
-        self.n_updates.zero_()
+        for buffer in (self.table, self.counts, self.data_information, self.n_updates):
+            buffer.zero_()
+
+    def _blend(self, **current: torch.Tensor) -> dict[str, torch.Tensor]:
+        """Moving average of each named state with the batch's value; stores the result."""
+        # The first update takes the batch as it is; later ones blend it in.
+        rate = torch.where(self.n_updates == 0, 1.0, 1.0 - self.momentum)
+        blended = {}
+        for name, value in current.items():
+            stored = getattr(self, name)
+            blended[name] = rate.to(value.dtype) * value + (1.0 - rate.to(value.dtype)) * stored
+            with torch.no_grad():
+                stored.copy_(blended[name].detach())
+        with torch.no_grad():
+            self.n_updates += 1
+        return blended
 
     def forward(
         self,
@@ -66,12 +94,25 @@ class MutualInformationLoss(nn.Module):
         row_responsibilities: torch.Tensor,
         column_responsibilities: torch.Tensor,
     ) -> torch.Tensor:
-        """Loss on the current block of non-negative weights ``b x c`` (soft memberships)."""
-        weights = block
-        if observed is not None:
-            weights = weights * observed
+        """Loss on the current ``b x c`` block given the batch's soft memberships.
+
+        ``block`` holds non-negative weights for the MI variants and the (standardised)
+        values for ``"variance"``.
+        """
+        present = (
+            torch.ones_like(block) if observed is None else observed.to(block.dtype)
+        )
+        values = block * present
+        if self.variant == "variance":
+            state = self._blend(
+                table=row_responsibilities.T @ values @ column_responsibilities,
+                counts=row_responsibilities.T @ present @ column_responsibilities,
+                data_information=(values**2).sum().detach(),
+            )
+            kept = (state["table"] ** 2 / state["counts"].clamp_min(1e-6)).sum()
+            return 1.0 - kept / state["data_information"].clamp_min(1e-10)
         if self.variant == "weighted":
-            data_table = weights / weights.sum().clamp_min(1e-10)
+            data_table = values / values.sum().clamp_min(1e-10)
             cluster_table = row_responsibilities.T @ data_table @ column_responsibilities
         else:
             soft_joint = row_responsibilities @ column_responsibilities.T
@@ -83,16 +124,10 @@ class MutualInformationLoss(nn.Module):
                 column_responsibilities.argmax(1), column_responsibilities.shape[1]
             ).to(block.dtype)
             cluster_table = row_hard.T @ data_table @ column_hard
-        block_information = mutual_information(data_table).detach()
-        # The first update takes the batch table as it is; later ones blend it in.
-        rate = torch.where(self.n_updates == 0, 1.0, 1.0 - self.momentum).to(block.dtype)
-        table = rate * cluster_table + (1.0 - rate) * self.table
-        data_information = rate * block_information + (1.0 - rate) * self.data_information
-        with torch.no_grad():
-            self.table.copy_(table.detach())
-            self.data_information.copy_(data_information)
-            self.n_updates += 1
-        ratio = mutual_information(table) / data_information.clamp_min(1e-10)
+        state = self._blend(
+            table=cluster_table, data_information=mutual_information(data_table).detach()
+        )
+        ratio = mutual_information(state["table"]) / state["data_information"].clamp_min(1e-10)
         if self.variant == "deepcc":
             return torch.log1p(torch.abs(1.0 - ratio))
         return 1.0 - ratio
