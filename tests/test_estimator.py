@@ -269,3 +269,12 @@ def test_device_auto_resolves_here(small_checkerboard):
     model = fit_small(small_checkerboard[0], device="auto")
     expected = "cuda" if torch.cuda.is_available() else "cpu"
     assert model.device_.startswith(expected) or model.device_ == "mps"
+
+
+def test_cell_scores_refuse_missing_cells(small_checkerboard):
+    X = small_checkerboard[0].copy()
+    X[0, 0] = np.nan
+    model = fit_small(X)
+    with pytest.raises(ValueError, match="impute"):
+        model.cell_scores(X, rows=[0], columns=[0])
+    assert len(model.cell_scores(X, rows=[1], columns=[0])) == 1

@@ -60,6 +60,14 @@ def score_cells(estimator, X, rows=None, columns=None, batch_size: int = 4096) -
         rows.min() < 0 or rows.max() >= n_rows or columns.min() < 0 or columns.max() >= n_cols
     ):
         raise ValueError(f"cell coordinates must lie within the matrix shape {prepared.shape}.")
+    if prepared.missing is not None and len(rows):
+        is_missing = np.asarray(prepared.missing[rows, columns]).ravel().astype(bool)
+        if is_missing.any():
+            first = int(np.flatnonzero(is_missing)[0])
+            raise ValueError(
+                f"cell ({rows[first]}, {columns[first]}) is missing (NaN) in X; cell scores need "
+                "observed values — use impute() for missing entries."
+            )
     device = next(module.parameters()).device
     row_latent = torch.as_tensor(estimator.row_embedding_, device=device)
     col_latent = torch.as_tensor(estimator.column_embedding_, device=device)

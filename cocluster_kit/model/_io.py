@@ -72,23 +72,20 @@ def save_model(estimator, path) -> None:
         shutil.rmtree(staging, ignore_errors=True)
 
 
-class _LoadedRows:
-    """The row view's transform statistics, enough to read new rows after loading."""
+def _rows_view(tensors: dict, input_transform: str, n_features: int):
+    """The training row view's statistics (scaling, idf), enough to read new rows."""
+    from ..data import MatrixView
 
-    def __init__(self, tensors: dict, input_transform: str, n_features: int) -> None:
-        from ..data import MatrixView
-
-        stats = {name: tensors.get(f"view.{name}") for name in _VIEW_ARRAYS}
-        stats = {k: (None if v is None else v.numpy()) for k, v in stats.items()}
-        empty = sp.csr_matrix((0, n_features), dtype=np.float32)
-        self.view = MatrixView(
-            empty,
-            None,
-            input_transform=input_transform,
-            feature_shift=stats["feature_shift"],
-            feature_scale=stats["feature_scale"],
-            idf=stats["idf"],
-        )
+    stats = {name: tensors.get(f"view.{name}") for name in _VIEW_ARRAYS}
+    stats = {name: None if value is None else value.numpy() for name, value in stats.items()}
+    return MatrixView(
+        sp.csr_matrix((0, n_features), dtype=np.float32),
+        None,
+        input_transform=input_transform,
+        feature_shift=stats["feature_shift"],
+        feature_scale=stats["feature_scale"],
+        idf=stats["idf"],
+    )
 
 
 class _LoadedData:
@@ -144,7 +141,7 @@ def load_model(cls, path, *, device: str = "auto"):
     estimator.row_names_ = metadata["row_names"]
     estimator.column_names_ = metadata["column_names"]
     estimator.history_ = pd.DataFrame(metadata["history"])
-    rows = _LoadedRows(tensors, config["input_transform"], metadata["n_features_in"]).view
+    rows = _rows_view(tensors, config["input_transform"], metadata["n_features_in"])
     estimator.data_ = _LoadedData(rows, metadata["shape"], config["likelihood"])
     for name in _FITTED_ARRAYS:
         setattr(estimator, name, tensors[f"fitted.{name}"].numpy())

@@ -99,9 +99,7 @@ class MutualInformationLoss(nn.Module):
         ``block`` holds non-negative weights for the MI variants and the (standardised)
         values for ``"variance"``.
         """
-        present = (
-            torch.ones_like(block) if observed is None else observed.to(block.dtype)
-        )
+        present = torch.ones_like(block) if observed is None else observed.to(block.dtype)
         values = block * present
         if self.variant == "variance":
             state = self._blend(
