@@ -38,7 +38,7 @@ def test_init_only_stores_and_sklearn_conventions():
 
 def test_fitted_attributes_shapes(small_checkerboard):
     X, rows, columns = small_checkerboard
-    model = fit_small(X)
+    model = fit_small(X, warmup_epochs=3)
     n, m = X.shape
     assert model.row_labels_.shape == (n,) and model.column_labels_.shape == (m,)
     assert model.row_proba_.shape == (n, 3) and model.column_proba_.shape == (m, 2)
@@ -68,8 +68,13 @@ def test_fitted_attributes_shapes(small_checkerboard):
     for side in ("row", "col", "cell"):
         for term in ("bound", "reconstruction", "kl", "critic"):
             assert f"{side}_{term}" in history.columns
-    assert {"loss", "mi", "kl_weight", "seconds"} <= set(history.columns)
+    assert {"loss", "mi", "kl_weight", "mi_weight", "seconds"} <= set(history.columns)
     assert np.isfinite(history["loss"]).all()
+    # KL warm-up over the training epochs, with the cross-loss ramping alongside it.
+    trained = history[history["stage"] == "train"]
+    np.testing.assert_allclose(trained["kl_weight"], [1 / 3, 2 / 3, 1.0, 1.0])
+    full_weight = model.config_["mi_weight"]
+    np.testing.assert_allclose(trained["mi_weight"], full_weight * trained["kl_weight"])
 
 
 def test_same_seed_same_labels_and_dense_equals_sparse(small_checkerboard):

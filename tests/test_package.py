@@ -37,8 +37,17 @@ def test_no_file_over_500_lines():
 
 def test_ruff_clean():
     result = subprocess.run(
-        [sys.executable, "-m", "ruff", "check", "cocluster_kit", "adapters", "widgets", "tests",
-         "benchmarks"],
+        [
+            sys.executable,
+            "-m",
+            "ruff",
+            "check",
+            "cocluster_kit",
+            "adapters",
+            "widgets",
+            "tests",
+            "benchmarks",
+        ],
         cwd=ROOT,
         capture_output=True,
         text=True,

@@ -166,13 +166,16 @@ class SketchView:
     Parameters
     ----------
     sketch
-        Dense ``items x p`` sketch, computed once by :func:`column_sketch`.
+        Dense ``items x p`` sketch, computed once by :func:`column_sketch`. It is divided by
+        its root mean square (one number, so distances keep their ratios) to give the encoder
+        and the Gaussian decoder values of order one whatever ``n`` is.
     """
 
     input_transform = "sketch"
 
     def __init__(self, sketch: np.ndarray) -> None:
-        self.sketch = sketch.astype(np.float32, copy=False)
+        scale = float(np.sqrt(np.mean(np.square(sketch, dtype=np.float64)))) or 1.0
+        self.sketch = (sketch / scale).astype(np.float32, copy=False)
         self.missing = None
 
     @property

@@ -136,18 +136,21 @@ def fit_module(
     try:
         for epoch in range(plan.max_epochs):
             started = time.perf_counter()
+            # KL warm-up; the cross-loss ramps with it, so a strong coupling cannot pull latents
+            # together while the KL barely holds them (it merged two column clusters that way).
             warm = min(1.0, (epoch + 1) / plan.warmup_epochs) if plan.warmup_epochs > 0 else 1.0
             phase = Phase(
                 estimator=plan.estimator,
                 prior_gradient=plan.prior_gradient,
                 n_samples=plan.n_samples,
                 kl_weight=warm,
-                mi_weight=plan.mi_weight,
+                mi_weight=plan.mi_weight * warm,
                 critic_weight=plan.critic_weight,
                 cell_weight=plan.cell_weight,
             )
             terms = _run_epoch(module, sampler, optimizer, phase)
-            record(plan.pretrain_epochs + epoch, "train", {**terms, "kl_weight": warm}, started)
+            weights = {"kl_weight": warm, "mi_weight": phase.mi_weight}
+            record(plan.pretrain_epochs + epoch, "train", {**terms, **weights}, started)
             if warm < 1.0:
                 continue  # the objective still changes during warm-up
             if terms["loss"] < best_loss - plan.min_delta * abs(best_loss):
