@@ -62,6 +62,16 @@ class Phase:
     critic_weight: float = 0.0
     cell_weight: float = 1.0
 
+    def side_options(self) -> dict:
+        """The keyword arguments every :class:`MixtureVAE` call of this phase takes."""
+        return {
+            "estimator": self.estimator,
+            "prior_gradient": self.prior_gradient,
+            "n_samples": self.n_samples,
+            "kl_weight": self.kl_weight,
+            "standard_prior": self.standard_prior,
+        }
+
 
 @dataclass
 class LossRecord:
@@ -141,28 +151,22 @@ class CoclusterModule(nn.Module):
         self.joint_gradient = joint_gradient
         row_latent, col_latent, cell_latent = latent_dims
         self.cell_reads_value = cell_reads_value
-        self.rows = MixtureVAE(
-            n_row_input,
-            make_likelihood(row_likelihood, n_row_features),
-            n_latent=row_latent,
-            n_components=n_row_clusters,
-            hidden=hidden,
-            decoder_hidden=decoder_hidden,
-            n_critic_input=n_row_input if critic else 0,
-            scale_trick=scale_trick,
-            dropout=dropout,
-        )
-        self.columns = MixtureVAE(
-            n_col_input,
-            make_likelihood(col_likelihood, n_col_features),
-            n_latent=col_latent,
-            n_components=n_col_clusters,
-            hidden=hidden,
-            decoder_hidden=decoder_hidden,
-            n_critic_input=n_col_input if critic else 0,
-            scale_trick=scale_trick,
-            dropout=dropout,
-        )
+
+        def side(n_input: int, likelihood: str, n_features: int, n_latent: int, n_components: int):
+            return MixtureVAE(
+                n_input,
+                make_likelihood(likelihood, n_features),
+                n_latent=n_latent,
+                n_components=n_components,
+                hidden=hidden,
+                decoder_hidden=decoder_hidden,
+                n_critic_input=n_input if critic else 0,
+                scale_trick=scale_trick,
+                dropout=dropout,
+            )
+
+        self.rows = side(n_row_input, row_likelihood, n_row_features, row_latent, n_row_clusters)
+        self.columns = side(n_col_input, col_likelihood, n_col_features, col_latent, n_col_clusters)
         self.cells = None
         if joint:
             context = row_latent + col_latent
@@ -213,21 +217,14 @@ class CoclusterModule(nn.Module):
         encoder_input = torch.cat([context, value_input], -1) if self.cell_reads_value else context
         return encoder_input, context, value_input
 
-    def _side_forward(
-        self, side: MixtureVAE, batch: SideBatch, phase: Phase, **extra
-    ) -> SideOutput:
+    def _side_forward(self, side: MixtureVAE, batch: SideBatch, phase: Phase) -> SideOutput:
         return side(
             batch.encoder_input,
             batch.target,
             mask=batch.mask,
             offset=batch.offset,
             critic_input=batch.encoder_input,
-            estimator=phase.estimator,
-            prior_gradient=phase.prior_gradient,
-            n_samples=phase.n_samples,
-            kl_weight=phase.kl_weight,
-            standard_prior=phase.standard_prior,
-            **extra,
+            **phase.side_options(),
         )
 
     def forward(self, batch: TrainingBatch, phase: Phase) -> LossRecord:
@@ -259,11 +256,7 @@ class CoclusterModule(nn.Module):
                 offset=batch.cell_offset,
                 context=context,
                 critic_input=value_input,
-                estimator=phase.estimator,
-                prior_gradient=phase.prior_gradient,
-                n_samples=phase.n_samples,
-                kl_weight=phase.kl_weight,
-                standard_prior=phase.standard_prior,
+                **phase.side_options(),
             )
             scale = phase.cell_weight * n_entries / cells.block_size
             outputs["cell"] = (cell_out, cells.weight, scale)
