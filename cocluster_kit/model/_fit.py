@@ -155,6 +155,8 @@ def fit_estimator(
     estimator.column_names_ = prepared.column_names or [str(j) for j in range(prepared.shape[1])]
     if prepared.column_names is not None:
         estimator.feature_names_in_ = np.asarray(prepared.column_names, dtype=object)
+    elif hasattr(estimator, "feature_names_in_"):
+        del estimator.feature_names_in_  # a refit on an array has no column names
     row_mean, _ = encode_view(module.rows, data.rows, device)
     col_mean, _ = encode_view(module.columns, data.columns, device)
     estimator._set_memberships(row_mean, col_mean)
