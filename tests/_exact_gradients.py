@@ -23,17 +23,11 @@ ATOL = 1e-10  # for gradients that are exactly zero (no spread)
 # -- model set-up -----------------------------------------------------------------------------
 
 
-def make_module(
-    n_features: int,
-    n_latent: int,
-    n_components: int,
-    *,
-    values: dict[str, list],
-    scale_trick: bool = False,
+def linear_module(
+    n_features: int, n_latent: int, n_components: int, *, scale_trick: bool = False
 ) -> MixtureVAE:
-    """A linear ``MixtureVAE`` in float64 with every parameter set to the given values."""
-    torch.manual_seed(0)
-    module = MixtureVAE(
+    """A linear Gaussian ``MixtureVAE`` in float64 (no hidden layers, no critic)."""
+    return MixtureVAE(
         n_features,
         make_likelihood("gaussian", n_features),
         n_latent=n_latent,
@@ -42,6 +36,19 @@ def make_module(
         n_critic_input=0,
         scale_trick=scale_trick,
     ).double()
+
+
+def make_module(
+    n_features: int,
+    n_latent: int,
+    n_components: int,
+    *,
+    values: dict[str, list],
+    scale_trick: bool = False,
+) -> MixtureVAE:
+    """A :func:`linear_module` with every parameter set to the given values."""
+    torch.manual_seed(0)
+    module = linear_module(n_features, n_latent, n_components, scale_trick=scale_trick)
     params = dict(module.named_parameters())
     assert set(params) == set(values), sorted(params)
     with torch.no_grad():

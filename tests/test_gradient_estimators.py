@@ -32,6 +32,7 @@ from _exact_gradients import (
     exact_gradient,
     iwae_bound_quadrature,
     likelihood_log_variances,
+    linear_module,
     make_module,
     prior_log_variances,
     quadrature_objective,
@@ -39,7 +40,6 @@ from _exact_gradients import (
 )
 
 from cocluster_kit.module import MixtureVAE
-from cocluster_kit.nn import make_likelihood
 
 
 @pytest.fixture(autouse=True, scope="module")
@@ -270,15 +270,7 @@ def test_dreg_reduces_encoder_gradient_variance():
     posterior the pathwise ``eps / sigma`` term of ``-log q`` can make it noisier.)"""
     torch.manual_seed(11)
     n_input, d, k, n_samples = 4, 3, 3, 8
-    module = MixtureVAE(
-        n_input,
-        make_likelihood("gaussian", n_input),
-        n_latent=d,
-        n_components=k,
-        hidden=(),
-        n_critic_input=0,
-        scale_trick=False,
-    ).double()
+    module = linear_module(n_input, d, k)
     x = torch.tensor([[0.8, -0.3, 1.1, 0.4]], dtype=torch.float64)
     # Fit the encoder alone to this item (decoder and prior fixed).
     optimizer = torch.optim.Adam(module.encoder.parameters(), lr=0.05)

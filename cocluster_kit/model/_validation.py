@@ -7,9 +7,10 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.sparse as sp
 
+from ..data import INPUT_TRANSFORMS
 from ..nn import COUNT_LIKELIHOODS, LIKELIHOODS
 
-INPUT_TRANSFORM_CHOICES = ("auto", "tfidf", "standardize", "none")
+INPUT_TRANSFORM_CHOICES = ("auto", *INPUT_TRANSFORMS)
 
 
 @dataclass

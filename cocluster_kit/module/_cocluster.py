@@ -13,8 +13,6 @@ from ..nn import make_likelihood
 from ._mutual_info import MutualInformationLoss
 from ._side import MixtureVAE, SideOutput
 
-SIDES = ("row", "col", "cell")
-
 
 def _scale_gradient(tensor: torch.Tensor, factor: float) -> torch.Tensor:
     """``tensor`` unchanged, with its gradient multiplied by ``factor``."""

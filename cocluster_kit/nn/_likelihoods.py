@@ -16,9 +16,10 @@ import torch
 from torch import nn
 from torch.nn import functional
 
+from ._mixture import normal_log_density
+
 LIKELIHOODS = ("gaussian", "bernoulli", "poisson", "negative_binomial", "multinomial")
 COUNT_LIKELIHOODS = ("poisson", "negative_binomial", "multinomial")
-LOG_2PI = math.log(2.0 * math.pi)
 
 
 def _masked(values: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
@@ -92,8 +93,7 @@ class Gaussian(Likelihood):
 
     def log_prob(self, raw, target, mask=None, offset=None):  # noqa: D102
         log_var = self.variance_log()
-        values = -0.5 * (LOG_2PI + log_var + (target - raw) ** 2 * torch.exp(-log_var))
-        return _masked(values, mask)
+        return _masked(normal_log_density(target, raw, log_var), mask)
 
     def mean(self, raw, offset=None):  # noqa: D102
         return raw

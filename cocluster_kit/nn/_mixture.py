@@ -10,11 +10,16 @@ from torch import nn
 LOG_2PI = math.log(2.0 * math.pi)
 
 
+def normal_log_density(x: torch.Tensor, mean: torch.Tensor, log_var: torch.Tensor) -> torch.Tensor:
+    """Elementwise log-density of ``N(mean, exp(log_var))`` at ``x``."""
+    return -0.5 * (LOG_2PI + log_var + (x - mean) ** 2 * torch.exp(-log_var))
+
+
 def diagonal_normal_log_prob(
     z: torch.Tensor, mean: torch.Tensor, log_var: torch.Tensor
 ) -> torch.Tensor:
     """Log-density of ``N(mean, diag exp(log_var))`` at ``z``, summed over the last axis."""
-    return -0.5 * (LOG_2PI + log_var + (z - mean) ** 2 * torch.exp(-log_var)).sum(-1)
+    return normal_log_density(z, mean, log_var).sum(-1)
 
 
 class MixturePrior(nn.Module):
