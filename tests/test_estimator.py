@@ -75,6 +75,11 @@ def test_fitted_attributes_shapes(small_checkerboard):
     np.testing.assert_allclose(trained["kl_weight"], [1 / 3, 2 / 3, 1.0, 1.0])
     full_weight = model.config_["mi_weight"]
     np.testing.assert_allclose(trained["mi_weight"], full_weight * trained["kl_weight"])
+    # bound_: the kept full-weight epoch's bound per matrix entry (rows + columns, plus cells).
+    kept = trained[trained["kl_weight"] == 1.0]
+    kept = kept.loc[kept["loss"].idxmin()]
+    expected = (n * kept["row_bound"] + m * kept["col_bound"]) / (n * m) + kept["cell_bound"]
+    assert model.bound_ == pytest.approx(expected)
 
 
 def test_same_seed_same_labels_and_dense_equals_sparse(small_checkerboard):
@@ -118,6 +123,7 @@ def test_save_load_round_trip(tmp_path, small_checkerboard):
     np.testing.assert_array_equal(loaded.predict(X), model.predict(X))
     np.testing.assert_allclose(loaded.transform(X), model.transform(X), atol=1e-6)
     np.testing.assert_allclose(loaded.block_means_, model.block_means_)
+    assert loaded.bound_ == model.bound_
     assert loaded.get_params()["n_col_clusters"] == 2
     # Saving again over an existing directory replaces it atomically.
     model.save(target)

@@ -147,6 +147,7 @@ def fit_estimator(
         "mi_weight": plan.mi_weight,
     }
     estimator.history_ = pd.DataFrame(history)
+    estimator.bound_ = best_epoch_bound(estimator.history_, *prepared.shape)
     estimator.n_features_in_ = prepared.shape[1]
     estimator.likelihood_ = likelihood
     estimator.input_transform_ = input_transform
@@ -167,6 +168,25 @@ def fit_estimator(
         estimator.n_row_clusters,
         n_col_clusters,
     )
+
+
+def best_epoch_bound(history: pd.DataFrame, n_rows: int, n_cols: int) -> float:
+    """Evidence bound per matrix entry at the kept (lowest-loss) training epoch.
+
+    ``(n * row_bound + m * col_bound) / (n * m) + cell_bound``: the row and column sides'
+    bounds summed over their items, plus the cell level's mean bound per cell, without the
+    critic and cross-loss terms — comparable across ``K`` and ``L`` on the same matrix.
+    """
+    if history.empty:
+        return float("nan")
+    trained = history[history["stage"] == "train"]
+    if "kl_weight" in trained:
+        trained = trained[trained["kl_weight"] >= 1.0]  # the kept weights come from these
+    if trained.empty:
+        trained = history
+    best = trained.loc[trained["loss"].idxmin()]
+    bound = (n_rows * best["row_bound"] + n_cols * best["col_bound"]) / (n_rows * n_cols)
+    return float(bound + best.get("cell_bound", 0.0))
 
 
 def block_means(

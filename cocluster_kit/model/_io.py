@@ -14,6 +14,7 @@ import scipy.sparse as sp
 import torch
 
 from .._version import __version__
+from ._fit import best_epoch_bound
 
 FORMAT_VERSION = 1
 TENSORS_FILE = "model.pt"
@@ -141,6 +142,7 @@ def load_model(cls, path, *, device: str = "auto"):
     estimator.row_names_ = metadata["row_names"]
     estimator.column_names_ = metadata["column_names"]
     estimator.history_ = pd.DataFrame(metadata["history"])
+    estimator.bound_ = best_epoch_bound(estimator.history_, *metadata["shape"])
     rows = _rows_view(tensors, config["input_transform"], metadata["n_features_in"])
     estimator.data_ = _LoadedData(rows, metadata["shape"], config["likelihood"])
     for name in _FITTED_ARRAYS:
