@@ -6,8 +6,9 @@
 
 from __future__ import annotations
 
-from . import datasets, metrics
+from . import datasets, get, metrics, pl, tl
+from ._settings import settings
 from ._version import __version__
 from .model import CoclusterVAE
 
-__all__ = ["CoclusterVAE", "__version__", "datasets", "metrics"]
+__all__ = ["CoclusterVAE", "__version__", "datasets", "get", "metrics", "pl", "settings", "tl"]
