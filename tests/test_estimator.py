@@ -68,7 +68,7 @@ def test_fitted_attributes_shapes(small_checkerboard):
     for side in ("row", "col", "cell"):
         for term in ("bound", "reconstruction", "kl", "critic"):
             assert f"{side}_{term}" in history.columns
-    assert {"loss", "mi", "kl_weight", "mi_weight", "seconds"} <= set(history.columns)
+    assert {"loss", "objective", "mi", "kl_weight", "mi_weight", "seconds"} <= set(history.columns)
     assert np.isfinite(history["loss"]).all()
     # KL warm-up over the training epochs, with the cross-loss ramping alongside it.
     trained = history[history["stage"] == "train"]
@@ -77,7 +77,7 @@ def test_fitted_attributes_shapes(small_checkerboard):
     np.testing.assert_allclose(trained["mi_weight"], full_weight * trained["kl_weight"])
     # bound_: the kept full-weight epoch's bound per matrix entry (rows + columns, plus cells).
     kept = trained[trained["kl_weight"] == 1.0]
-    kept = kept.loc[kept["loss"].idxmin()]
+    kept = kept.loc[kept["objective"].idxmin()]
     expected = (n * kept["row_bound"] + m * kept["col_bound"]) / (n * m) + kept["cell_bound"]
     assert model.bound_ == pytest.approx(expected)
 
@@ -289,3 +289,4 @@ def test_cell_scores_refuse_missing_cells(small_checkerboard):
     with pytest.raises(ValueError, match="impute"):
         model.cell_scores(X, rows=[0], columns=[0])
     assert len(model.cell_scores(X, rows=[1], columns=[0])) == 1
+

@@ -99,8 +99,9 @@ class CoclusterVAE(FittedMixin, BaseEstimator):
     learning_rate, weight_decay
         AdamW settings (mixture parameters are not decayed).
     patience, min_delta
-        Early stopping: stop after ``patience`` epochs whose loss did not improve by a
-        relative ``min_delta``; the best weights are kept.
+        Early stopping: stop after ``patience`` epochs whose objective ``J`` (its value, not
+        the gradient estimator's surrogate) did not improve by a relative ``min_delta``; the
+        best weights are kept.
     mixture_init
         How the mixtures start from the encoder means: ``"kmeans"`` or ``"gmm"``.
     sketch_threshold, sketch_size

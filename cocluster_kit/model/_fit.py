@@ -184,7 +184,8 @@ def best_epoch_bound(history: pd.DataFrame, n_rows: int, n_cols: int) -> float:
         trained = trained[trained["kl_weight"] >= 1.0]  # the kept weights come from these
     if trained.empty:
         trained = history
-    best = trained.loc[trained["loss"].idxmin()]
+    monitored = "objective" if "objective" in trained else "loss"
+    best = trained.loc[trained[monitored].idxmin()]
     bound = (n_rows * best["row_bound"] + n_cols * best["col_bound"]) / (n_rows * n_cols)
     return float(bound + best.get("cell_bound", 0.0))
 

@@ -260,15 +260,20 @@ class CoclusterModule(nn.Module):
             outputs["cell"] = (cell_out, cells.weight, scale)
 
         total = torch.zeros((), device=row_out.mean.device)
+        objective = torch.zeros((), device=row_out.mean.device)
         terms: dict[str, torch.Tensor] = {}
         for name, (out, weight, scale) in outputs.items():
             per_item = out.loss - phase.critic_weight * out.critic
             total = total + scale * (weight * per_item).sum()
+            # The value of J itself: a DReG surrogate has J's gradient, not J's value.
+            per_item_value = -out.bound - phase.critic_weight * out.critic.detach()
+            objective = objective + scale * (weight * per_item_value).sum()
             norm = weight.sum()
             for term in ("bound", "reconstruction", "kl", "critic"):
                 value = (weight * getattr(out, term).detach()).sum() / norm
                 terms[f"{name}_{term}"] = value
         total = total / n_entries
+        objective = objective / n_entries
         if phase.mi_weight > 0:
             block = batch.rows.target[:, batch.columns.index]
             observed = None if batch.rows.mask is None else batch.rows.mask[:, batch.columns.index]
@@ -279,6 +284,8 @@ class CoclusterModule(nn.Module):
                 self.columns.responsibilities(col_out.mean),
             )
             total = total + phase.mi_weight * mi_loss
+            objective = objective + phase.mi_weight * mi_loss.detach()
             terms["mi"] = mi_loss.detach()
         terms["loss"] = total.detach()
+        terms["objective"] = objective.detach()
         return LossRecord(total=total, terms=terms)

@@ -103,7 +103,8 @@ def fit_module(
 ) -> list[dict]:
     """Train ``module`` on ``data``; returns the per-epoch history.
 
-    The weights with the best full-objective epoch loss are restored at the end; a
+    The weights with the best epoch value of the full objective ``J`` (not the gradient
+    estimator's surrogate) after the warm-up are restored at the end; a
     non-finite loss stops training with :class:`TrainingError` after restoring them.
     """
     from tqdm.auto import tqdm
@@ -116,7 +117,7 @@ def fit_module(
         entry = {"epoch": epoch, "stage": stage, **terms, "seconds": time.perf_counter() - started}
         history.append(entry)
         bar.update(1)
-        bar.set_postfix(stage=stage, loss=f"{terms['loss']:.4g}")
+        bar.set_postfix(stage=stage, objective=f"{terms['objective']:.4g}")
         for callback in callbacks:
             callback(entry)
 
@@ -153,8 +154,8 @@ def fit_module(
             record(plan.pretrain_epochs + epoch, "train", {**terms, **weights}, started)
             if warm < 1.0:
                 continue  # the objective still changes during warm-up
-            if terms["loss"] < best_loss - plan.min_delta * abs(best_loss):
-                best_loss, stale = terms["loss"], 0
+            if terms["objective"] < best_loss - plan.min_delta * abs(best_loss):
+                best_loss, stale = terms["objective"], 0
                 best_state = copy.deepcopy(module.state_dict())
             else:
                 stale += 1
