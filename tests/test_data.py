@@ -398,6 +398,10 @@ def test_auto_likelihood_rule():
     assert _resolve(dense_counts.astype(float)) == "negative_binomial"
     assert _resolve(rng.normal(size=(20, 10))) == "gaussian"
     assert _resolve(dense_counts + 0.5) == "gaussian"  # non-integer
+    # Sparse non-negative weights (TF-IDF-like) are compositions too.
+    weights = sparse_counts * rng.uniform(0.1, 2.0, (20, 10))
+    assert _resolve(weights) == "multinomial"
+    assert _resolve(weights - 1.0) == "gaussian"  # negative values
     assert _resolve(-dense_counts.astype(float)) == "gaussian"  # negative integers
     with_nan = binary.copy()
     with_nan[0, 0] = np.nan

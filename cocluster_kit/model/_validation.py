@@ -93,9 +93,11 @@ def prepare_matrix(X, *, name: str = "X") -> PreparedMatrix:
 def resolve_likelihood(prepared: PreparedMatrix, likelihood: str) -> str:
     """The likelihood for this data: the one asked for (checked), or the ``"auto"`` rule.
 
-    ``"auto"``: every observed value in {0, 1} → ``bernoulli``; non-negative integers →
-    ``multinomial`` when at most half the entries are nonzero (bags of words, sparse counts),
-    else ``negative_binomial``; anything else → ``gaussian`` (standardised per column).
+    ``"auto"``: every observed value in {0, 1} → ``bernoulli``; non-negative values with at
+    most half the observed entries nonzero → ``multinomial`` (bags of words, TF-IDF or other
+    term weights, sparse counts: each row is read as a composition over the columns, weights
+    as fractional counts); dense non-negative integers → ``negative_binomial``; anything else
+    → ``gaussian`` (standardised per column).
     """
     if likelihood != "auto" and likelihood not in LIKELIHOODS:
         raise ValueError(
@@ -108,12 +110,14 @@ def resolve_likelihood(prepared: PreparedMatrix, likelihood: str) -> str:
     if likelihood == "auto":
         if binary:
             return "bernoulli"
+        n_observed = prepared.shape[0] * prepared.shape[1] - (
+            prepared.missing.nnz if prepared.missing is not None else 0
+        )
+        density = np.count_nonzero(values) / max(n_observed, 1)
+        if non_negative and density <= 0.5:
+            return "multinomial"
         if integer:
-            n_observed = prepared.shape[0] * prepared.shape[1] - (
-                prepared.missing.nnz if prepared.missing is not None else 0
-            )
-            density = prepared.matrix.nnz / max(n_observed, 1)
-            return "multinomial" if density <= 0.5 else "negative_binomial"
+            return "negative_binomial"
         return "gaussian"
     if likelihood in COUNT_LIKELIHOODS and not non_negative:
         raise ValueError(
