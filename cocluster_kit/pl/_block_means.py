@@ -23,6 +23,7 @@ def block_means(
     cmap: str = "viridis",
     annotate: bool = True,
     fmt: str = ".2g",
+    highlight: tuple[str | int, str | int] | None = None,
 ) -> Figure:
     """Heatmap of the mean of every (row cluster, column cluster) block.
 
@@ -43,6 +44,8 @@ def block_means(
         Write each block's mean and size (rows x columns) in its cell.
     fmt
         Format of the annotated means.
+    highlight
+        ``(row cluster, column cluster)`` of a block to outline in red.
 
     Returns
     -------
@@ -81,7 +84,35 @@ def block_means(
         cbar_kws={"label": "block mean"},
         annot_kws={"fontsize": 8},
     )
+    if highlight is not None:
+        _outline_cell(ax, highlight, result.row_categories, result.column_categories)
     ax.set_xlabel("column cluster")
     ax.set_ylabel("row cluster")
     ax.set_title(f"block means ({key})")
     return figure
+
+
+def _outline_cell(ax, highlight, row_categories: list[str], column_categories: list[str]) -> None:
+    """A red rectangle around heatmap cell ``highlight = (row cluster, column cluster)``."""
+    from matplotlib.patches import Rectangle
+
+    if len(highlight) != 2:
+        raise ValueError(f"highlight={highlight!r} must be a (row cluster, column cluster) pair.")
+    row, column = (str(value) for value in highlight)
+    for value, categories, name in (
+        (row, row_categories, "row"),
+        (column, column_categories, "column"),
+    ):
+        if value not in categories:
+            raise ValueError(f"highlight {name} cluster {value!r} is not one of {categories}.")
+    ax.add_patch(
+        Rectangle(
+            (column_categories.index(column), row_categories.index(row)),
+            1,
+            1,
+            fill=False,
+            edgecolor="red",
+            linewidth=2.5,
+            label="highlighted block",
+        )
+    )

@@ -13,7 +13,9 @@ if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
 
-def choose_k(adata: AnnData, key: str = "choose_k") -> Figure:
+def choose_k(
+    adata: AnnData, key: str = "choose_k", *, highlight: tuple[int, int] | None = None
+) -> Figure:
     """Criterion and stability of every ``(K, L)`` of a :func:`cocluster_kit.tl.choose_k` sweep.
 
     Parameters
@@ -22,6 +24,8 @@ def choose_k(adata: AnnData, key: str = "choose_k") -> Figure:
         An AnnData on which :func:`cocluster_kit.tl.choose_k` ran.
     key
         Its ``key_added``.
+    highlight
+        A ``(K, L)`` pair of the sweep to ring in red on both axes (the one being explored).
 
     Returns
     -------
@@ -82,6 +86,8 @@ def choose_k(adata: AnnData, key: str = "choose_k") -> Figure:
         zorder=3,
         label=f"best K={best['n_row_clusters']}, L={best['n_col_clusters']}",
     )
+    if highlight is not None:
+        _ring_pair(scores, highlight, criterion_ax, stability_ax)
     criterion_ax.set_title("criterion: median bound over seeds")
     criterion_ax.set_xlabel("K (row clusters)")
     criterion_ax.set_ylabel("bound per entry (higher is better)")
@@ -98,3 +104,16 @@ def choose_k(adata: AnnData, key: str = "choose_k") -> Figure:
         axes.legend(fontsize=8)
     figure.tight_layout()
     return figure
+
+
+def _ring_pair(scores: pd.DataFrame, pair, criterion_ax, stability_ax) -> None:
+    """Red rings around the criterion and stabilities of ``pair = (K, L)``."""
+    n_rows, n_cols = (int(value) for value in pair)
+    chosen = scores[(scores["n_row_clusters"] == n_rows) & (scores["n_col_clusters"] == n_cols)]
+    if chosen.empty:
+        pairs = scores[["n_row_clusters", "n_col_clusters"]].to_numpy().tolist()
+        raise ValueError(f"highlight={pair!r} is not a (K, L) pair of the sweep: {pairs}.")
+    ring = {"marker": "o", "s": 160, "facecolors": "none", "edgecolors": "red", "zorder": 4}
+    criterion_ax.scatter(chosen["n_row_clusters"], chosen["criterion"], linewidths=2, **ring)
+    for column in ("row_stability", "col_stability"):
+        stability_ax.scatter(chosen["n_row_clusters"], chosen[column], linewidths=2, **ring)

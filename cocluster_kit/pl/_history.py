@@ -45,6 +45,23 @@ def history(
     check_anndata(adata, "pl.history")
     result = read_result(adata, key)
     table = pd.DataFrame(result.uns["history"])
+    return draw_history(table, terms, ax=ax, title=f"training history ({key})")
+
+
+def draw_history(
+    table: pd.DataFrame,
+    terms: Sequence[str] | str,
+    *,
+    ax: Any = None,
+    title: str = "training history",
+    legend: bool = True,
+) -> Figure:
+    """Draw history columns ``terms`` of ``table`` (one row per epoch) on one axes.
+
+    The drawing of :func:`history`, shared with the live training monitor of
+    ``cocluster_kit.widgets``: one line per term and stage, and a dashed line where
+    training starts.
+    """
     names = [terms] if isinstance(terms, str) else list(terms)
     unknown = [name for name in names if name not in table.columns]
     if not names or unknown:
@@ -63,6 +80,7 @@ def history(
         ax.axvline(training.iloc[0] - 0.5, color="grey", linestyle="--", linewidth=0.8)
     ax.set_xlabel("epoch")
     ax.set_ylabel(names[0] if len(names) == 1 else "value")
-    ax.set_title(f"training history ({key})")
-    ax.legend(fontsize=8)
+    ax.set_title(title)
+    if legend:
+        ax.legend(fontsize=8)
     return figure

@@ -108,8 +108,16 @@ def choose_k(
     Returns
     -------
     AnnData or None
-        A new AnnData if ``copy=True``, else ``None``. Writes ``adata.uns[key_added]``, a
-        dict with
+        A new AnnData if ``copy=True``, else ``None``. Writes the labels of every fit,
+        column ``t`` for row ``t`` of ``"runs"`` (so ``cocluster_kit.widgets.ChooseKExplorer``
+        shows any fit's blocks without refitting):
+
+        ``adata.obsm[f"{key_added}_row_labels"]`` : small signed int array, ``(n_obs, n_runs)``
+            Row cluster of each observation in each fit.
+        ``adata.varm[f"{key_added}_col_labels"]`` : small signed int array, ``(n_vars, n_runs)``
+            Column cluster of each variable in each fit.
+
+        and ``adata.uns[key_added]``, a dict with
 
         ``"runs"`` : DataFrame, one row per fit
             ``n_row_clusters``, ``n_col_clusters``, ``seed``, ``bound``,
@@ -134,6 +142,7 @@ def choose_k(
         raise ValueError(f"seeds={seeds!r} must be a non-empty list of non-negative integers.")
     fit_input = prepare_fit(adata, layer, model_kwargs)
     runs, scores, likelihood = [], [], None
+    run_row_labels, run_col_labels = [], []
     for n_rows, n_cols in grid:
         row_labelings, col_labelings, bounds = [], [], []
         for seed in seed_list:
@@ -157,6 +166,8 @@ def choose_k(
             bounds.append(float(model.bound_))
             row_labelings.append(model.row_labels_)
             col_labelings.append(model.column_labels_)
+            run_row_labels.append(model.row_labels_)
+            run_col_labels.append(model.column_labels_)
         scores.append(
             {
                 "n_row_clusters": n_rows,
@@ -175,6 +186,9 @@ def choose_k(
     for table in (runs_table, scores_table):
         table.index = table.index.astype(str)  # h5ad stores string indices
     target = adata.copy() if copy else adata
+    label_dtype = np.min_scalar_type(-max(max(pair) for pair in grid))  # smallest signed int
+    target.obsm[f"{key_added}_row_labels"] = np.stack(run_row_labels, axis=1).astype(label_dtype)
+    target.varm[f"{key_added}_col_labels"] = np.stack(run_col_labels, axis=1).astype(label_dtype)
     target.uns[key_added] = {
         "runs": runs_table,
         "scores": scores_table,
