@@ -50,7 +50,7 @@ def test_cocluster_writes_every_slot():
     assert isinstance(history, pd.DataFrame) and len(history) == 6  # 2 pre-training + 4
     assert list(history["stage"]) == ["pretrain"] * 2 + ["train"] * 4
     assert isinstance(entry["bound"], float) and np.isfinite(entry["bound"])
-    assert entry["likelihood_source"] == "auto"
+    assert entry["likelihood_source"] == "auto: non-integer AnnData values"
     assert entry["n_row_clusters_used"] == adata.obs["cocluster_row"].nunique()
     assert entry["n_col_clusters_used"] == adata.var["cocluster_col"].nunique()
 
@@ -102,17 +102,20 @@ def test_layer_selection_and_adapter_hint():
         "argument",
     )
     chosen = prepare_fit(adata, "X", {})
-    assert chosen.layer is None and chosen.likelihood == "auto"
+    # X holds log1p(counts): non-integer AnnData values are read as log expression.
+    assert chosen.layer is None and chosen.likelihood == "gaussian"
     assert np.allclose(chosen.matrix.toarray(), adata.X.toarray())
     # A hint about X (layer "") applies to X; "auto" hints and unrecorded layers fall back.
     assert prepare_fit(counts_adata({"likelihood": "gaussian", "layer": ""}), None, {}).likelihood
     assert prepare_fit(counts_adata({"likelihood": "auto", "layer": ""}), None, {}).likelihood == (
-        "auto"
+        "gaussian"
     )
     gone = counts_adata({"likelihood": "poisson", "layer": "counts"})
     del gone.layers["counts"]
     chosen = prepare_fit(gone, None, {})
-    assert chosen.layer is None and chosen.likelihood == "auto"
+    assert chosen.layer is None and chosen.likelihood == "gaussian"
+    # Integer values keep the model's own "auto" rule.
+    assert prepare_fit(counts_adata(), "counts", {}).likelihood == "auto"
     # Without a record, layer= picks the matrix and "auto" sees counts.
     plain = counts_adata()
     ckit.tl.cocluster(plain, 2, 3, layer="counts", **FAST)

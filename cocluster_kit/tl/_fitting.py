@@ -60,7 +60,8 @@ def prepare_fit(adata: AnnData, layer: str | None, model_kwargs: dict) -> FitInp
     ``uns["ckit_source"]["layer"]`` when it exists, else ``X``. Likelihood: the
     ``likelihood`` model argument if given, else the adapter's hint when it describes the
     chosen matrix (the layer the adapter recorded, ``""`` or absent meaning ``X``) and is not
-    ``"auto"``, else ``"auto"``.
+    ``"auto"``, else ``"gaussian"`` for non-integer values (normalised or log expression, as
+    the anndata adapter reads them), else the model's ``"auto"`` rule.
     """
     from ..model import CoclusterVAE
     from ..nn import LIKELIHOODS
@@ -99,6 +100,10 @@ def prepare_fit(adata: AnnData, layer: str | None, model_kwargs: dict) -> FitInp
         else:
             likelihood, likelihood_source = "auto", "auto"
     matrix = get_matrix(adata, chosen_layer)
+    if likelihood == "auto" and not _integer_valued(matrix):
+        # In an AnnData, non-integer values are normalised or log expression by convention:
+        # the Gaussian fits them (the anndata adapter's rule); integers keep the model's rule.
+        likelihood, likelihood_source = "gaussian", "auto: non-integer AnnData values"
     if matrix.ndim != 2 or matrix.shape != (adata.n_obs, adata.n_vars):
         raise ValueError(
             f"{matrix_label(chosen_layer)} has shape {matrix.shape}, not "
@@ -112,6 +117,15 @@ def prepare_fit(adata: AnnData, layer: str | None, model_kwargs: dict) -> FitInp
         likelihood_source,
     )
     return FitInput(matrix, chosen_layer, likelihood, likelihood_source, kwargs)
+
+
+def _integer_valued(matrix: Any) -> bool:
+    """Whether every finite stored value of ``matrix`` is a whole number."""
+    import scipy.sparse as sp
+
+    values = matrix.data if sp.issparse(matrix) else np.asarray(matrix)
+    values = values[np.isfinite(values)]
+    return bool(np.all(values == np.round(values)))
 
 
 def fit_model(fit_input: FitInput, n_row_clusters: int, n_col_clusters: int | None, seed: int):
