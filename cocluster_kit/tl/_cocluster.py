@@ -21,6 +21,8 @@ from ._fitting import (
 if TYPE_CHECKING:
     from anndata import AnnData
 
+    from ..model import CoclusterVAE
+
 logger = logging.getLogger("cocluster_kit")
 
 
@@ -115,6 +117,35 @@ def cocluster(
     >>> ckit.tl.cocluster(adata, 10, 8)  # doctest: +SKIP
     >>> adata.obs["cocluster_row"].value_counts()  # doctest: +SKIP
     """
+    _, target = fit_cocluster(
+        adata,
+        n_row_clusters,
+        n_col_clusters,
+        layer=layer,
+        key_added=key_added,
+        random_state=random_state,
+        copy=copy,
+        model_kwargs=model_kwargs,
+    )
+    return target if copy else None
+
+
+def fit_cocluster(
+    adata: AnnData,
+    n_row_clusters: int,
+    n_col_clusters: int | None,
+    *,
+    layer: str | None,
+    key_added: str,
+    random_state: int | None,
+    copy: bool,
+    model_kwargs: dict,
+) -> tuple[CoclusterVAE, AnnData]:
+    """The work of :func:`cocluster`, returning the fitted model too (for ``ckit run``).
+
+    Checks the arguments, fits, and writes the result into ``adata`` (or into a copy made
+    after the fit when ``copy=True``); returns ``(model, the AnnData written into)``.
+    """
     check_anndata(adata, "tl.cocluster")
     check_cluster_count(adata, "n_row_clusters", n_row_clusters, "obs")
     n_columns = n_row_clusters if n_col_clusters is None else n_col_clusters
@@ -135,7 +166,7 @@ def cocluster(
         f"{key_added}_col",
         key_added,
     )
-    return target if copy else None
+    return model, target
 
 
 def write_result(adata: AnnData, model, fit_input, seed: int, key: str) -> None:
