@@ -279,10 +279,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--ablation", action="store_true", help="run the ablation table")
     parser.add_argument("--cache", type=Path, default=HERE / "results" / "quality_runs.json")
     parser.add_argument("--write", action="store_true", help="update RESULTS.md")
+    parser.add_argument(
+        "--threads", type=int, default=2, help="torch threads (1 when other jobs share the CPU)"
+    )
     args = parser.parse_args(argv)
     import torch
 
-    torch.set_num_threads(min(2, os.cpu_count() or 1))
+    torch.set_num_threads(max(1, min(args.threads, os.cpu_count() or 1)))
     if args.ablation:
         table, methods, default_data = "ablation", ABLATIONS, ABLATION_DATA
         methods = {name: model_fit(**switches) for name, switches in ABLATIONS.items()}
