@@ -171,7 +171,10 @@ def fit_estimator(
 
 
 def best_epoch_bound(history: pd.DataFrame, n_rows: int, n_cols: int) -> float:
-    """Evidence bound per matrix entry at the kept (lowest-loss) training epoch.
+    """Evidence bound per matrix entry at the epoch whose weights were kept.
+
+    That is the full-weight training epoch with the lowest objective, or the last epoch when
+    training never reached full weight (then the last weights are kept).
 
     ``(n * row_bound + m * col_bound) / (n * m) + cell_bound``: the row and column sides'
     bounds summed over their items, plus the cell level's mean bound per cell, without the
@@ -183,9 +186,10 @@ def best_epoch_bound(history: pd.DataFrame, n_rows: int, n_cols: int) -> float:
     if "kl_weight" in trained:
         trained = trained[trained["kl_weight"] >= 1.0]  # the kept weights come from these
     if trained.empty:
-        trained = history
-    monitored = "objective" if "objective" in trained else "loss"
-    best = trained.loc[trained[monitored].idxmin()]
+        best = history.iloc[-1]
+    else:
+        monitored = "objective" if "objective" in trained else "loss"  # models saved before 0.1.0
+        best = trained.loc[trained[monitored].idxmin()]
     bound = (n_rows * best["row_bound"] + n_cols * best["col_bound"]) / (n_rows * n_cols)
     return float(bound + best.get("cell_bound", 0.0))
 
