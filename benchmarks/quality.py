@@ -280,6 +280,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--cache", type=Path, default=HERE / "results" / "quality_runs.json")
     parser.add_argument("--write", action="store_true", help="update RESULTS.md")
     parser.add_argument(
+        "--table-only", action="store_true", help="print the table from the cache, fit nothing"
+    )
+    parser.add_argument(
         "--threads", type=int, default=2, help="torch threads (1 when other jobs share the CPU)"
     )
     args = parser.parse_args(argv)
@@ -297,7 +300,10 @@ def main(argv: list[str] | None = None) -> None:
             parser.error(f"unknown methods {unknown}; choose from {sorted(methods)}")
         methods = {name: methods[name] for name in args.methods}
     data_sets = args.data or default_data
-    cache = collect(table, methods, data_sets, args.seeds, args.cache)
+    if args.table_only:
+        cache = json.loads(args.cache.read_text()) if args.cache.exists() else {}
+    else:
+        cache = collect(table, methods, data_sets, args.seeds, args.cache)
     body = "\n".join(
         [
             f"Machine: {machine()}. Seeds {', '.join(map(str, args.seeds))}; medians, "
