@@ -19,14 +19,13 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
-import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import scipy.sparse as sp
+from _common import code_revision, machine, replace_section, write_json
 
 HERE = Path(__file__).resolve().parent
 DATA_SETS = ("webkb4", "wisconsin", "yale", "classic3", "cstr", "pbmc68k", "digits")
@@ -153,33 +152,7 @@ def run_one(fit: Callable, X, labels: np.ndarray, k: int, seed: int) -> dict:
     return {**clustering_scores(labels, predicted), "seconds": seconds}
 
 
-def write_json(path: Path, content: dict) -> None:
-    """Write ``content`` under a temporary name, then rename (never a half-written cache)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    with os.fdopen(handle, "w") as stream:
-        json.dump(content, stream, indent=1, sort_keys=True)
-    os.replace(temporary, path)
-
-
 BASELINES = ("SpectralCoclustering", "SpectralBiclustering", "KMeans (LSA / PCA)")
-
-
-def code_revision() -> str:
-    """``git describe --always --dirty`` of the checkout (``unknown`` outside git)."""
-    import subprocess
-
-    try:
-        described = subprocess.run(
-            ["git", "describe", "--always", "--dirty"],
-            cwd=HERE,
-            capture_output=True,
-            text=True,
-            check=True,
-        )
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
-    return described.stdout.strip()
 
 
 def collect(table: str, methods: dict, data_sets, seeds, cache_path: Path) -> dict:
@@ -242,33 +215,6 @@ def summary(cache: dict, table: str, methods, data_sets, seeds) -> str:
                 f"{median('ari'):.3f} | {median('seconds'):.1f} | {target} |"
             )
     return "\n".join(lines)
-
-
-def machine() -> str:
-    """One line describing where the figures were measured."""
-    import torch
-
-    import cocluster_kit as ckit
-
-    return (
-        f"{platform.platform()}, {os.cpu_count()} CPU cores, Python {platform.python_version()}, "
-        f"torch {torch.__version__} ({torch.get_num_threads()} threads), "
-        f"cocluster-kit {ckit.__version__}"
-    )
-
-
-def replace_section(path: Path, marker: str, body: str) -> None:
-    """Replace the text between ``<!-- marker:start -->`` and ``<!-- marker:end -->``."""
-    start, end = f"<!-- {marker}:start -->", f"<!-- {marker}:end -->"
-    text = path.read_text()
-    if start not in text:
-        text = text.rstrip("\n") + f"\n\n{start}\n{end}\n"
-    head, rest = text.split(start, 1)
-    _, tail = rest.split(end, 1)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    with os.fdopen(handle, "w") as stream:
-        stream.write(f"{head}{start}\n{body}\n{end}{tail}")
-    os.replace(temporary, path)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -155,7 +155,7 @@ def test_dataframe_with_missing_values_impute_and_cell_scores(small_checkerboard
     # Imputed values come from the model, on the data's scale: nowhere near the NaN-as-zero.
     assert abs(filled[holes].mean() - X[holes].mean()) < 0.5 * X.std()
     scores = model.cell_scores(frame, rows=[0, 1, 2], columns=[0, 5, 9])
-    assert list(scores.columns) == ["row", "column", "value", "block", "anomaly"]
+    assert list(scores.columns) == ["row", "column", "value", "block", "anomaly", "kl"]
     assert len(scores) == 3 and np.isfinite(scores["anomaly"]).all()
     assert scores["block"].between(0, 5).all()
 

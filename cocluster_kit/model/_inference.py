@@ -76,7 +76,7 @@ def score_cells(estimator, X, rows=None, columns=None, batch_size: int = 4096) -
     scale = data.column_scale
     raw_values = np.asarray(prepared.matrix[rows, columns]).ravel().astype(np.float32)
     values = raw_values if shift is None else (raw_values - shift[columns]) / scale[columns]
-    blocks, anomalies = [], []
+    blocks, divergences = [], []
     for start in range(0, len(rows), batch_size):
         part = slice(start, start + batch_size)
         value = torch.as_tensor(values[part], device=device)
@@ -85,13 +85,44 @@ def score_cells(estimator, X, rows=None, columns=None, batch_size: int = 4096) -
         )
         mean, log_var = module.cells.encoder(encoder_input)
         blocks.append(module.cells.responsibilities(mean).argmax(-1).cpu().numpy())
-        anomalies.append(module.cells._vade_kl(mean.unsqueeze(0), mean, log_var).cpu().numpy())
+        divergences.append(module.cells._vade_kl(mean.unsqueeze(0), mean, log_var).cpu().numpy())
+    view = data.rows.like(prepared.matrix, prepared.missing)
     return pd.DataFrame(
         {
             "row": rows,
             "column": columns,
             "value": raw_values,
             "block": np.concatenate(blocks) if blocks else np.zeros(0, dtype=np.int64),
-            "anomaly": np.concatenate(anomalies) if anomalies else np.zeros(0),
+            "anomaly": row_factor_surprisal(estimator, view, rows, columns),
+            "kl": np.concatenate(divergences) if divergences else np.zeros(0),
         }
     )
+
+
+@torch.no_grad()
+def row_factor_surprisal(
+    estimator, view, rows: np.ndarray, columns: np.ndarray, chunk_rows: int = 256
+) -> np.ndarray:
+    """``-log p(x_ij | z_i)`` of each cell under the row side's decoder.
+
+    The row factor ``z_i`` (the posterior mean, read from the whole row) predicts every entry
+    of its row; a cell it explains badly gets a large value. Rows are decoded ``chunk_rows`` at
+    a time (``chunk_rows x m`` floats), each once however many of its cells are asked for.
+    """
+    side = estimator.module_.rows
+    device = next(estimator.module_.parameters()).device
+    surprisal = np.zeros(len(rows), dtype=np.float64)
+    order = np.argsort(rows, kind="stable")
+    unique_rows, first = np.unique(rows[order], return_index=True)
+    bounds = np.append(first, len(rows))
+    for start in range(0, len(unique_rows), chunk_rows):
+        stop = min(start + chunk_rows, len(unique_rows))
+        batch = view.batch(unique_rows[start:stop], device)
+        mean, _ = side.encoder(batch.encoder_input)
+        raw = side.decode(side.scale * mean)
+        log_p = side.likelihood.entry_log_prob(raw, batch.target, batch.mask, batch.offset)
+        cells = order[bounds[start] : bounds[stop]]
+        local = np.searchsorted(unique_rows[start:stop], rows[cells])
+        picked = log_p[torch.as_tensor(local, device=device), torch.as_tensor(columns[cells])]
+        surprisal[cells] = -picked.double().cpu().numpy()
+    return surprisal

@@ -50,7 +50,6 @@ class Likelihood(nn.Module, abc.ABC):
         self.n_features = n_features
         self.link = link
 
-    @abc.abstractmethod
     def log_prob(
         self,
         raw: torch.Tensor,
@@ -59,6 +58,22 @@ class Likelihood(nn.Module, abc.ABC):
         offset: torch.Tensor | None = None,
     ) -> torch.Tensor:
         """Log-probability of the observed entries of ``target``, summed per item."""
+        return _masked(self.entry_log_prob(raw, target, mask, offset), mask)
+
+    @abc.abstractmethod
+    def entry_log_prob(
+        self,
+        raw: torch.Tensor,
+        target: torch.Tensor,
+        mask: torch.Tensor | None = None,
+        offset: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        """Log-probability of every entry of ``target`` (masked entries are not meaningful).
+
+        The entries are independent given the decoder output for every family but the
+        multinomial, whose per-entry values are its Poisson equivalent (rate = composition
+        times the item's total), the form the cell level uses too.
+        """
 
     @abc.abstractmethod
     def mean(self, raw: torch.Tensor, offset: torch.Tensor | None = None) -> torch.Tensor:
@@ -91,9 +106,8 @@ class Gaussian(Likelihood):
         """Per-feature log-variance, floored."""
         return self.log_var.clamp_min(self.log_min_variance)
 
-    def log_prob(self, raw, target, mask=None, offset=None):  # noqa: D102
-        log_var = self.variance_log()
-        return _masked(normal_log_density(target, raw, log_var), mask)
+    def entry_log_prob(self, raw, target, mask=None, offset=None):  # noqa: D102
+        return normal_log_density(target, raw, self.variance_log())
 
     def mean(self, raw, offset=None):  # noqa: D102
         return raw
@@ -104,10 +118,9 @@ class Bernoulli(Likelihood):
 
     name = "bernoulli"
 
-    def log_prob(self, raw, target, mask=None, offset=None):  # noqa: D102
+    def entry_log_prob(self, raw, target, mask=None, offset=None):  # noqa: D102
         target = target.expand_as(raw)
-        values = -functional.binary_cross_entropy_with_logits(raw, target, reduction="none")
-        return _masked(values, mask)
+        return -functional.binary_cross_entropy_with_logits(raw, target, reduction="none")
 
     def mean(self, raw, offset=None):  # noqa: D102
         return torch.sigmoid(raw)
@@ -118,12 +131,9 @@ class Poisson(Likelihood):
 
     name = "poisson"
 
-    def log_prob(self, raw, target, mask=None, offset=None):  # noqa: D102
+    def entry_log_prob(self, raw, target, mask=None, offset=None):  # noqa: D102
         offset = _library(target, mask) if offset is None and self.link == "softmax" else offset
-        log_rate = self._log_rate(raw, mask, offset)
-        safe_log_rate = torch.nan_to_num(log_rate, neginf=0.0)
-        values = target * safe_log_rate - torch.exp(log_rate) - torch.lgamma(target + 1.0)
-        return _masked(values, mask)
+        return _poisson_log_pmf(target, self._log_rate(raw, mask, offset))
 
     def mean(self, raw, offset=None):  # noqa: D102
         return torch.exp(self._log_rate(raw, None, offset))
@@ -138,20 +148,19 @@ class NegativeBinomial(Likelihood):
         super().__init__(n_features, link=link)
         self.log_inverse_dispersion = nn.Parameter(torch.full((n_features,), 2.0))
 
-    def log_prob(self, raw, target, mask=None, offset=None):  # noqa: D102
+    def entry_log_prob(self, raw, target, mask=None, offset=None):  # noqa: D102
         offset = _library(target, mask) if offset is None and self.link == "softmax" else offset
         log_mu = torch.nan_to_num(self._log_rate(raw, mask, offset), neginf=-30.0)
         log_theta = self.log_inverse_dispersion.clamp(-10.0, 12.0)
         theta = torch.exp(log_theta)
         log_theta_mu = torch.logaddexp(log_theta, log_mu)
-        values = (
+        return (
             torch.lgamma(target + theta)
             - torch.lgamma(theta)
             - torch.lgamma(target + 1.0)
             + theta * (log_theta - log_theta_mu)
             + target * (log_mu - log_theta_mu)
         )
-        return _masked(values, mask)
 
     def mean(self, raw, offset=None):  # noqa: D102
         return torch.exp(self._log_rate(raw, None, offset))
@@ -170,8 +179,22 @@ class Multinomial(Likelihood):
         coefficient = torch.lgamma(total + 1.0) - _masked(torch.lgamma(target + 1.0), mask)
         return coefficient + _masked(target * log_composition, mask)
 
+    def entry_log_prob(self, raw, target, mask=None, offset=None):  # noqa: D102
+        if mask is not None:
+            raw = raw.masked_fill(~mask, float("-inf"))
+        log_rate = torch.log_softmax(raw, dim=-1) + torch.log(
+            _library(target, mask).clamp_min(1e-8)
+        ).unsqueeze(-1)
+        return _poisson_log_pmf(target, log_rate)
+
     def mean(self, raw, offset=None):  # noqa: D102
         return torch.softmax(raw, dim=-1) * offset.unsqueeze(-1)
+
+
+def _poisson_log_pmf(target: torch.Tensor, log_rate: torch.Tensor) -> torch.Tensor:
+    """Poisson log-probability of ``target`` at rate ``exp(log_rate)`` (rate 0 allowed)."""
+    safe_log_rate = torch.nan_to_num(log_rate, neginf=0.0)
+    return target * safe_log_rate - torch.exp(log_rate) - torch.lgamma(target + 1.0)
 
 
 def _library(target: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
