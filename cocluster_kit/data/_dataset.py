@@ -35,8 +35,9 @@ class CoclusterData:
     missing
         CSR boolean pattern of the missing entries, or None.
     likelihood
-        Resolved likelihood name; ``gaussian`` data are standardised per column (on the fly,
-        never densified), count and binary data keep their values.
+        Resolved likelihood name; ``gaussian`` data are standardised per feature on each side
+        (per column for the row view, per row for the column view; on the fly, never
+        densified), count and binary data keep their values.
     input_transform
         Resolved encoder-input transform (see :class:`MatrixView`).
     sketch_threshold, sketch_size, seed
@@ -74,12 +75,20 @@ class CoclusterData:
                 column_sketch(self.rows, size=min(sketch_size, matrix.shape[0]), seed=seed)
             )
         else:
+            transposed = matrix.T.tocsr()
+            transposed_missing = None if missing is None else missing.T.tocsr()
+            # Each side standardises its own features: the column side per row. Scaling each
+            # column by its own mean and spread would erase the column's level, which tells
+            # column clusters apart as much as its shape does.
+            row_shift = row_scale = None
+            if likelihood == "gaussian":
+                row_shift, row_scale = observed_mean_and_std(transposed, transposed_missing)
             self.columns = MatrixView(
-                matrix.T.tocsr(),
-                None if missing is None else missing.T.tocsr(),
+                transposed,
+                transposed_missing,
                 input_transform=input_transform,
-                item_shift=self.column_shift,
-                item_scale=self.column_scale,
+                feature_shift=row_shift,
+                feature_scale=row_scale,
             )
         # Cell offsets for count likelihoods: the independence model row_total * col_total / N.
         self.row_totals = np.asarray(matrix.sum(axis=1), dtype=np.float32).ravel()

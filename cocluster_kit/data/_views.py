@@ -54,7 +54,7 @@ def inverse_document_frequency(matrix: sp.csr_matrix, missing: sp.csr_matrix | N
 
 
 class MatrixView:
-    """Items of a sparse matrix, with per-item / per-feature affine scaling and a mask.
+    """Items of a sparse matrix, with per-feature affine scaling and a mask.
 
     Parameters
     ----------
@@ -65,8 +65,8 @@ class MatrixView:
     input_transform
         ``"tfidf"`` (``log1p(x) * idf`` then L2 per item), ``"standardize"`` (the affine-scaled
         values) or ``"none"``.
-    item_shift, item_scale, feature_shift, feature_scale
-        Optional affine map ``(x - shift) / scale`` per item and per feature.
+    feature_shift, feature_scale
+        Optional affine map ``(x - shift) / scale`` per feature.
     idf
         Inverse document frequencies to use (new data is read with the training ones);
         computed from ``matrix`` when None.
@@ -78,8 +78,6 @@ class MatrixView:
         missing: sp.csr_matrix | None,
         *,
         input_transform: str,
-        item_shift: np.ndarray | None = None,
-        item_scale: np.ndarray | None = None,
         feature_shift: np.ndarray | None = None,
         feature_scale: np.ndarray | None = None,
         idf: np.ndarray | None = None,
@@ -87,9 +85,7 @@ class MatrixView:
         self.matrix = matrix
         self.missing = missing
         self.input_transform = input_transform
-        n_items, n_features = matrix.shape
-        self.item_shift = _per_axis(item_shift, (n_items, 1))
-        self.item_scale = _per_axis(item_scale, (n_items, 1))
+        n_features = matrix.shape[1]
         self.feature_shift = _per_axis(feature_shift, (1, n_features))
         self.feature_scale = _per_axis(feature_scale, (1, n_features))
         self.idf = inverse_document_frequency(matrix, missing) if idf is None else idf
@@ -113,12 +109,8 @@ class MatrixView:
     def target_values(self, index: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
         """Dense affine-scaled values and observed-mask of the items at ``index``."""
         values = self.matrix[index].toarray().astype(np.float32, copy=False)
-        if self.item_shift is not None:
-            values -= self.item_shift[index]
         if self.feature_shift is not None:
             values -= self.feature_shift
-        if self.item_scale is not None:
-            values /= self.item_scale[index]
         if self.feature_scale is not None:
             values /= self.feature_scale
         observed = None
