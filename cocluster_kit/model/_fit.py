@@ -159,6 +159,13 @@ def fit_estimator(
                 raise
             history, failure = error.history, error
     module.eval()
+    row_mean, _ = encode_view(module.rows, data.rows, device)
+    col_mean, _ = encode_view(module.columns, data.columns, device)
+    if failure is not None and not (np.isfinite(row_mean).all() and np.isfinite(col_mean).all()):
+        raise TrainingError(
+            f"{failure} Those weights give non-finite embeddings too, so no result is kept.",
+            history=failure.history,
+        ) from None
     estimator.module_ = module
     estimator.data_ = data
     estimator.config_ = {
@@ -181,8 +188,6 @@ def fit_estimator(
         estimator.feature_names_in_ = np.asarray(prepared.column_names, dtype=object)
     elif hasattr(estimator, "feature_names_in_"):
         del estimator.feature_names_in_  # a refit on an array has no column names
-    row_mean, _ = encode_view(module.rows, data.rows, device)
-    col_mean, _ = encode_view(module.columns, data.columns, device)
     estimator._set_memberships(row_mean, col_mean)
     estimator.block_means_ = block_means(
         prepared,

@@ -16,6 +16,7 @@ import hashlib
 import json
 import logging
 import math
+import numbers
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,6 +26,7 @@ import scipy.sparse as sp
 import torch
 
 from .._outputs import atomic_file
+from .._version import __version__
 from ._batches import BatchSampler
 
 logger = logging.getLogger("cocluster_kit")
@@ -132,7 +134,7 @@ class Checkpointer:
     """
 
     def __init__(self, folder, fingerprint: dict, *, every: float = 60.0) -> None:
-        if not isinstance(every, (int, float)) or isinstance(every, bool) or not every >= 0:
+        if not isinstance(every, numbers.Real) or isinstance(every, bool) or not every >= 0:
             raise ValueError(
                 f"checkpoint_every={every!r} must be a non-negative number of seconds "
                 "(0 saves after every epoch)."
@@ -155,11 +157,6 @@ class Checkpointer:
         if self.saved is not None:
             self.seed = int(self.saved["seed"])
 
-    @property
-    def resumes(self) -> bool:
-        """Whether a checkpoint of this fit was found."""
-        return self.saved is not None
-
     def _read(self) -> dict:
         fix = f"delete {self.path} (or give another checkpoint_dir) to start afresh"
         try:
@@ -180,6 +177,14 @@ class Checkpointer:
                 f"checkpoint_dir: {self.path} is the checkpoint of another fit (it differs in "
                 f"{'; '.join(differences)}); pass the same X and parameters to resume it, "
                 f"or {fix}."
+            )
+        if saved.get("package_version") != __version__:
+            logger.warning(
+                "%s was written by cocluster-kit %s, this is %s: the resumed fit may differ "
+                "from an uninterrupted one",
+                self.path,
+                saved.get("package_version"),
+                __version__,
             )
         return saved
 
@@ -232,6 +237,7 @@ class Checkpointer:
         best = state.best_state
         payload = {
             "format": CHECKPOINT_FORMAT,
+            "package_version": __version__,
             "fingerprint": self.fingerprint,
             "seed": int(self.seed),
             "stage": state.stage,

@@ -208,7 +208,7 @@ def fit_module(
             save(optimizer)
     except TrainingError as error:
         where = f" It happened at epoch {len(history)} ({state.stage})."
-        kept, best_epoch = "", None
+        kept, best_epoch = " No weights were kept: no full-weight epoch finished before.", None
         if state.best_state is not None:
             module.load_state_dict(state.best_state)
             kept, best_epoch = (
