@@ -3,8 +3,9 @@
 Everything goes into a hidden temporary name beside its target (a folder for ``ckit run`` and
 saved models, a file for reports and training checkpoints) and is renamed into place only when
 complete, so a failed or killed write leaves no half-written file and never destroys a previous
-good one. :func:`atomic_file` and :func:`staged_output` / :func:`swap_into_place` are the only
-ways the package writes files.
+good one. Every file the package writes goes through :func:`atomic_file` (one file) or
+:func:`staged_output` / :func:`swap_into_place` (a folder); the Reuters download is staged the
+same way in ``datasets/_reuters.py``.
 """
 
 from __future__ import annotations
