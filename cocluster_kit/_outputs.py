@@ -1,8 +1,11 @@
-"""The files ``ckit run`` writes, and the staged folder they are written into.
+"""The files ``ckit run`` writes, and the atomic writing every file output goes through.
 
-Everything goes into a hidden temporary folder beside the output folder and is renamed into
-place only when complete, so a failed run leaves no result files and never destroys a
-previous good result.
+Everything goes into a hidden temporary name beside its target (a folder for ``ckit run`` and
+saved models, a file for reports and training checkpoints) and is renamed into place only when
+complete, so a failed or killed write leaves no half-written file and never destroys a previous
+good one. Every file the package writes goes through :func:`atomic_file` (one file) or
+:func:`staged_output` / :func:`swap_into_place` (a folder); the Reuters download is staged the
+same way in ``datasets/_reuters.py``.
 """
 
 from __future__ import annotations
@@ -95,11 +98,11 @@ def staged_output(target: Path) -> Iterator[Path]:
     target = target.absolute()
     created = [parent for parent in reversed(target.parents) if not parent.exists()]
     target.parent.mkdir(parents=True, exist_ok=True)
-    staging = _fresh_path(target, "partial")
+    staging = fresh_path(target, "partial")
     staging.mkdir()  # os.mkdir honours the umask (mkdtemp would make it private)
     try:
         yield staging
-        _swap_into_place(staging, target)
+        swap_into_place(staging, target)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         for parent in reversed(created):
@@ -110,12 +113,16 @@ def staged_output(target: Path) -> Iterator[Path]:
         raise
 
 
-def _swap_into_place(staging: Path, target: Path) -> None:
-    """Rename ``staging`` to ``target``, replacing an existing ``target`` only at the end."""
+def swap_into_place(staging: Path, target: Path) -> None:
+    """Rename the folder ``staging`` to ``target``, replacing an existing ``target`` at the end.
+
+    An existing ``target`` is renamed aside first and deleted only once ``staging`` is in
+    place; if that last rename fails, the old ``target`` is put back.
+    """
     if not target.exists():
         os.replace(staging, target)
         return
-    backup = _fresh_path(target, "old")
+    backup = fresh_path(target, "old")
     os.replace(target, backup)
     try:
         os.replace(staging, target)
@@ -125,9 +132,45 @@ def _swap_into_place(staging: Path, target: Path) -> None:
     shutil.rmtree(backup, ignore_errors=True)
 
 
-def _fresh_path(target: Path, kind: str) -> Path:
+def fresh_path(target: Path, kind: str) -> Path:
     """An unused hidden name beside ``target``: ``.<name>.<random>.<kind>``."""
     return target.parent / f".{target.name}.{uuid.uuid4().hex[:12]}.{kind}"
+
+
+@contextmanager
+def atomic_file(path: str | os.PathLike, *, durable: bool = False) -> Iterator[Path]:
+    """A temporary path beside ``path`` that replaces ``path`` when the block succeeds.
+
+    Write the file's content to the yielded path; on success it is renamed over ``path``
+    (``os.replace``, atomic on one file system), on any failure it is deleted and ``path``
+    keeps its old content, or stays absent.
+
+    Parameters
+    ----------
+    path
+        The file to write (its folder must exist).
+    durable
+        Flush the new content to disk (``fsync``) before the rename, so that even a power
+        cut leaves the old or the new file, never an empty one (used for checkpoints).
+
+    Yields
+    ------
+    pathlib.Path
+        The temporary path to write to (``.<name>.<random>.partial``).
+    """
+    target = Path(path)
+    temporary = fresh_path(target, "partial")
+    try:
+        yield temporary
+        if not temporary.is_file():
+            raise FileNotFoundError(f"nothing was written to {temporary} (for {target}).")
+        if durable:
+            with open(temporary, "rb") as stream:
+                os.fsync(stream.fileno())
+        os.replace(temporary, target)
+    except BaseException:
+        temporary.unlink(missing_ok=True)
+        raise
 
 
 def membership_table(names, labels, proba: np.ndarray) -> pd.DataFrame:

@@ -11,7 +11,6 @@ import base64
 import html
 import io
 import os
-import uuid
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -194,16 +193,12 @@ def write_report(
     pathlib.Path
         The path written.
     """
+    from ._outputs import atomic_file
+
     page = build_report(adata, key=key, labels=labels, title=title)
     path = Path(path)
-    temporary = path.parent / f".{path.name}.{uuid.uuid4().hex[:12]}.partial"
-    try:
-        with open(temporary, "x", encoding="utf-8") as stream:  # honours the umask
-            stream.write(page)
-        os.replace(temporary, path)
-    except BaseException:
-        temporary.unlink(missing_ok=True)
-        raise
+    with atomic_file(path) as temporary:
+        temporary.write_text(page, encoding="utf-8")
     return path
 
 

@@ -150,6 +150,14 @@ def run(
         int, typer.Option(help="Random seed; the same seed gives the same result.")
     ] = 0,
     device: Annotated[str, typer.Option(help="auto, cpu, cuda, cuda:<index> or mps.")] = "auto",
+    checkpoint_dir: Annotated[
+        Path | None,
+        typer.Option(
+            "--checkpoint-dir",
+            help="Save training checkpoints here (every minute); run the same command again "
+            "to resume an interrupted fit.",
+        ),
+    ] = None,
     labels: Annotated[
         str | None,
         typer.Option(help="obs column with reference labels (default: 'label' if present)."),
@@ -177,6 +185,7 @@ def run(
             device=device,
             labels=labels,
             progress=not no_progress,
+            checkpoint_dir=checkpoint_dir,
         ),
         messages,
         source=source,
@@ -198,6 +207,7 @@ def _run(
     device: str,
     labels: str | None,
     progress: bool,
+    checkpoint_dir: Path | None = None,
 ) -> None:
     """The work of ``ckit run`` (see :func:`run`); raises on bad input or failure."""
     from ._outputs import check_output_dir, default_output_dir
@@ -207,6 +217,11 @@ def _run(
     options = parse_options(adapter_options, "--adapter-option")
     target = out if out is not None else default_output_dir(source)
     check_output_dir(target)
+    if checkpoint_dir is not None and world_size() > 1:
+        raise BadInput(
+            "--checkpoint-dir is not supported under torchrun yet (the processes would write "
+            "the same file); run without it, or in one process."
+        )
     verbosity = "error" if messages.quiet else ("info" if messages.verbose else "warning")
     with settings.override(verbosity=verbosity), messages.capture_warnings():
         from . import adapters
@@ -242,6 +257,7 @@ def _run(
             seed,
             device,
             progress=progress,
+            checkpoint_dir=checkpoint_dir,
         )
         if not is_main_process():
             return
@@ -273,6 +289,7 @@ def _fit(
     device: str,
     *,
     progress: bool,
+    checkpoint_dir: Path | None = None,
 ):
     """Fit through :func:`cocluster_kit.tl.cocluster`'s code path; ``(model, seconds)``.
 
@@ -304,6 +321,7 @@ def _fit(
             random_state=seed,
             copy=False,
             model_kwargs=model_kwargs,
+            checkpoint_dir=checkpoint_dir,
         )
     seconds = time.perf_counter() - started
     messages.say(

@@ -2,12 +2,14 @@
 
 from ._estimator import CoclusterVAE
 from ._fitted import NotFittedError
-from ._io import FORMAT_VERSION
+from ._io import FORMAT_VERSION, MissingModelError, ModelFileError
 from ._validation import prepare_matrix, resolve_input_transform, resolve_likelihood
 
 __all__ = [
     "FORMAT_VERSION",
     "CoclusterVAE",
+    "MissingModelError",
+    "ModelFileError",
     "NotFittedError",
     "prepare_matrix",
     "resolve_input_transform",

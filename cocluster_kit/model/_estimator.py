@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Sequence
 
 import numpy as np
@@ -13,6 +14,9 @@ from ._fitted import FittedMixin
 from ._validation import prepare_matrix, resolve_input_transform, resolve_likelihood
 
 logger = logging.getLogger("cocluster_kit")
+
+# Parameters that do not change the result: a checkpoint resumes whatever they are.
+_NOT_IN_CHECKPOINT_FINGERPRINT = ("callbacks", "progress", "device")
 
 
 class CoclusterVAE(FittedMixin, BaseEstimator):
@@ -200,7 +204,14 @@ class CoclusterVAE(FittedMixin, BaseEstimator):
         self.random_state = random_state
         self.callbacks = callbacks
 
-    def fit(self, X, y=None) -> CoclusterVAE:
+    def fit(
+        self,
+        X,
+        y=None,
+        *,
+        checkpoint_dir: str | os.PathLike | None = None,
+        checkpoint_every: float = 60.0,
+    ) -> CoclusterVAE:
         """Learn row and column clusters of ``X``.
 
         Parameters
@@ -209,10 +220,36 @@ class CoclusterVAE(FittedMixin, BaseEstimator):
             ``n x m`` dense array, scipy sparse matrix or DataFrame; NaN marks a missing entry.
         y
             Ignored (scikit-learn convention).
+        checkpoint_dir
+            A folder for training checkpoints (created if needed). Training saves its whole
+            state there (``checkpoint.pt``: weights, optimiser, epoch, best weights and
+            early-stopping counters, history, random generator states), each save written
+            to a temporary name and renamed, so a kill never leaves a damaged checkpoint.
+            Calling ``fit`` again with the same folder, the same ``X`` and the same
+            parameters resumes from the last checkpoint and gives the labels an
+            uninterrupted fit gives (on the same machine and device; with
+            ``random_state=None`` the seed of the first call is reused). A finished fit's
+            checkpoint makes a repeated call return at once. A checkpoint of another input
+            or other parameters is refused with a ``ValueError``. ``None`` (default): no
+            checkpoints.
+        checkpoint_every
+            Seconds between two checkpoints (checked at the end of each epoch; ``0`` saves
+            after every epoch). The end of pre-training and of training are always saved.
 
         Returns
         -------
         The fitted estimator.
+
+        Raises
+        ------
+        ValueError
+            For bad parameters or input, and for a ``checkpoint_dir`` whose checkpoint
+            belongs to another fit or cannot be read (the message says what differs).
+        cocluster_kit.train.TrainingError
+            When the loss stops being finite (the message names the likely causes). If
+            some epoch at full weight finished before, the estimator is left fitted with
+            the weights of the best such epoch (``history_`` ends at the failure), so its
+            labels can still be read.
         """
         from ._fit import fit_estimator
 
@@ -220,15 +257,36 @@ class CoclusterVAE(FittedMixin, BaseEstimator):
         self._check_params(prepared.shape)
         likelihood = resolve_likelihood(prepared, self.likelihood)
         input_transform = resolve_input_transform(likelihood, self.input_transform)
+        checkpoint = None
+        if checkpoint_dir is not None:
+            checkpoint = self._open_checkpoint(checkpoint_dir, checkpoint_every, prepared)
+        if checkpoint is not None and checkpoint.seed is not None:
+            seed = checkpoint.seed  # the fingerprint holds random_state: an int matches it
+        else:
+            seed = resolve_seed(self.random_state)
         fit_estimator(
             self,
             prepared,
             likelihood=likelihood,
             input_transform=input_transform,
-            seed=resolve_seed(self.random_state),
+            seed=seed,
             device=resolve_device(self.device),
+            checkpoint=checkpoint,
         )
         return self
+
+    def _open_checkpoint(self, folder, every: float, prepared):
+        """A :class:`~cocluster_kit.train.Checkpointer` for this fit in ``folder``."""
+        from ..train import Checkpointer, fingerprint
+
+        params = {
+            name: list(value) if isinstance(value, tuple) else value
+            for name, value in self.get_params().items()
+            if name not in _NOT_IN_CHECKPOINT_FINGERPRINT
+        }
+        return Checkpointer(
+            folder, fingerprint(prepared.matrix, prepared.missing, params), every=every
+        )
 
     def fit_predict(self, X, y=None) -> np.ndarray:
         """Fit and return the row labels."""

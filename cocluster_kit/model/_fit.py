@@ -8,7 +8,15 @@ import torch
 
 from ..data import CoclusterData
 from ..module import CoclusterModule
-from ..train import BatchSampler, TrainingPlan, encode_view, fit_module, resolve_epochs
+from ..train import (
+    BatchSampler,
+    Checkpointer,
+    TrainingError,
+    TrainingPlan,
+    encode_view,
+    fit_module,
+    resolve_epochs,
+)
 from ._validation import PreparedMatrix
 
 # Step budgets behind the default epoch counts (small matrices get more epochs, not fewer steps).
@@ -77,8 +85,14 @@ def fit_estimator(
     input_transform: str,
     seed: int,
     device: torch.device,
+    checkpoint: Checkpointer | None = None,
 ) -> None:
-    """Train a fresh module for ``estimator`` on ``prepared`` and set the fitted attributes."""
+    """Train a fresh module for ``estimator`` on ``prepared`` and set the fitted attributes.
+
+    With ``checkpoint``, training resumes from it and saves into it. A
+    :class:`~cocluster_kit.train.TrainingError` after some full-weight epoch leaves the
+    estimator fitted with the best weights seen, then is raised again.
+    """
     n_col_clusters = estimator.n_col_clusters or estimator.n_row_clusters
     data = CoclusterData(
         prepared.matrix,
@@ -127,15 +141,31 @@ def fit_estimator(
             mixture_init=estimator.mixture_init,
             seed=seed,
         )
-        history = fit_module(
-            module,
-            data,
-            sampler,
-            plan,
-            progress=estimator.progress,
-            callbacks=list(estimator.callbacks or ()),
-        )
+        if checkpoint is not None:
+            checkpoint.seed = seed
+        failure = None
+        try:
+            history = fit_module(
+                module,
+                data,
+                sampler,
+                plan,
+                progress=estimator.progress,
+                callbacks=list(estimator.callbacks or ()),
+                checkpoint=checkpoint,
+            )
+        except TrainingError as error:
+            if error.best_epoch is None:
+                raise
+            history, failure = error.history, error
     module.eval()
+    row_mean, _ = encode_view(module.rows, data.rows, device)
+    col_mean, _ = encode_view(module.columns, data.columns, device)
+    if failure is not None and not (np.isfinite(row_mean).all() and np.isfinite(col_mean).all()):
+        raise TrainingError(
+            f"{failure} Those weights give non-finite embeddings too, so no result is kept.",
+            history=failure.history,
+        ) from None
     estimator.module_ = module
     estimator.data_ = data
     estimator.config_ = {
@@ -158,8 +188,6 @@ def fit_estimator(
         estimator.feature_names_in_ = np.asarray(prepared.column_names, dtype=object)
     elif hasattr(estimator, "feature_names_in_"):
         del estimator.feature_names_in_  # a refit on an array has no column names
-    row_mean, _ = encode_view(module.rows, data.rows, device)
-    col_mean, _ = encode_view(module.columns, data.columns, device)
     estimator._set_memberships(row_mean, col_mean)
     estimator.block_means_ = block_means(
         prepared,
@@ -168,6 +196,13 @@ def fit_estimator(
         estimator.n_row_clusters,
         n_col_clusters,
     )
+    if failure is not None:
+        raise TrainingError(
+            f"{failure} The estimator holds that epoch's result (labels, embeddings); "
+            "refit with the fix above for a complete fit.",
+            history=failure.history,
+            best_epoch=failure.best_epoch,
+        ) from None
 
 
 def best_epoch_bound(history: pd.DataFrame, n_rows: int, n_cols: int) -> float:

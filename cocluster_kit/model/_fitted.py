@@ -162,7 +162,17 @@ class FittedMixin:
         return score_cells(self, X, rows, columns)
 
     def save(self, path) -> None:
-        """Save to directory ``path`` (tensors + a JSON sidecar); written atomically."""
+        """Save to directory ``path``: ``model.pt`` (tensors) and ``model.json`` (sidecar).
+
+        The folder is written under a temporary name beside ``path`` and renamed into place,
+        so a failed save leaves an existing ``path`` as it was. ``model.json`` records the
+        format version (:data:`~cocluster_kit.model.FORMAT_VERSION`) and the package version.
+
+        Raises
+        ------
+        ValueError
+            If ``path`` is a file, or a folder holding files other than a saved model's.
+        """
         from ._io import save_model
 
         self._check_fitted()
@@ -170,7 +180,25 @@ class FittedMixin:
 
     @classmethod
     def load(cls, path, *, device: str = "auto"):
-        """Load a model saved with :meth:`save`."""
+        """Load a model saved with :meth:`save`.
+
+        Parameters
+        ----------
+        path
+            The folder :meth:`save` wrote.
+        device
+            Where to put the weights (as the estimator's ``device``).
+
+        Raises
+        ------
+        cocluster_kit.model.MissingModelError
+            (a ``ValueError`` and a ``FileNotFoundError``) If ``path``, its ``model.json`` or
+            its ``model.pt`` does not exist.
+        cocluster_kit.model.ModelFileError
+            (a ``ValueError``) If a file is damaged, was written in a newer or older format,
+            holds another class, or the weights do not match the sidecar; the message names
+            the file and the fix.
+        """
         from ._io import load_model
 
         return load_model(cls, path, device=device)

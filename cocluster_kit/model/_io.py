@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -21,6 +19,16 @@ TENSORS_FILE = "model.pt"
 METADATA_FILE = "model.json"
 _FITTED_ARRAYS = ("row_embedding_", "column_embedding_", "block_means_")
 _VIEW_ARRAYS = ("feature_shift", "feature_scale", "idf")
+_MODEL_FILES = (TENSORS_FILE, METADATA_FILE)
+_REQUIRED_KEYS = (
+    "params",
+    "config",
+    "n_features_in",
+    "shape",
+    "row_names",
+    "column_names",
+    "history",
+)
 
 
 def _json_params(estimator) -> dict:
@@ -32,10 +40,26 @@ def _json_params(estimator) -> dict:
 
 
 def save_model(estimator, path) -> None:
-    """Write ``model.pt`` and ``model.json`` into ``path`` under a temporary name, then rename."""
-    target = Path(path)
+    """Write ``model.pt`` and ``model.json`` into ``path`` under a temporary name, then rename.
+
+    A failure while writing leaves an existing ``path`` as it was (see
+    :func:`cocluster_kit._outputs.swap_into_place`).
+    """
+    from .._outputs import fresh_path, swap_into_place
+
+    target = Path(path).absolute()
+    if target.exists() and not target.is_dir():
+        raise ValueError(f"{target} is a file; give save a folder path (it writes two files).")
+    if target.is_dir():
+        foreign = sorted(p.name for p in target.iterdir() if p.name not in _MODEL_FILES)
+        if foreign:
+            raise ValueError(
+                f"{target} holds files that are not a saved model ({', '.join(foreign[:3])}); "
+                "saving would replace the folder, so give a new or empty folder."
+            )
     target.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
+    staging = fresh_path(target, "partial")
+    staging.mkdir()  # honours the umask (mkdtemp would make it private)
     try:
         tensors = {
             f"module.{k}": v.detach().cpu() for k, v in estimator.module_.state_dict().items()
@@ -61,14 +85,7 @@ def save_model(estimator, path) -> None:
             "history": estimator.history_.to_dict(orient="list"),
         }
         (staging / METADATA_FILE).write_text(json.dumps(metadata, indent=1))
-        if target.exists():
-            backup = target.with_name(f".{target.name}.old")
-            shutil.rmtree(backup, ignore_errors=True)
-            os.replace(target, backup)
-            os.replace(staging, target)
-            shutil.rmtree(backup, ignore_errors=True)
-        else:
-            os.replace(staging, target)
+        swap_into_place(staging, target)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
 
@@ -100,38 +117,134 @@ class _LoadedData:
         self.column_scale = None if rows.feature_scale is None else rows.feature_scale.ravel()
 
 
+class ModelFileError(ValueError):
+    """A saved model that cannot be read; the message names the file and the fix."""
+
+
+class MissingModelError(ModelFileError, FileNotFoundError):
+    """A folder that holds no saved model (also a :class:`FileNotFoundError`)."""
+
+
+def read_metadata(folder: Path, cls_name: str) -> dict:
+    """``model.json`` of ``folder``, checked: JSON, format version, class, required keys.
+
+    Raises
+    ------
+    MissingModelError
+        If ``folder`` or its ``model.json`` / ``model.pt`` does not exist.
+    ModelFileError
+        If ``model.json`` is not valid JSON, lacks a key, was written in another format
+        version, or describes another class.
+    """
+    if not folder.is_dir():
+        raise MissingModelError(
+            f"{folder}: no such folder; give the folder that {cls_name}.save wrote."
+        )
+    meta_path = folder / METADATA_FILE
+    if not meta_path.is_file():
+        raise MissingModelError(
+            f"{folder} holds no saved model ({METADATA_FILE} is missing); give the folder "
+            f"that {cls_name}.save wrote."
+        )
+    try:
+        metadata = json.loads(meta_path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise ModelFileError(
+            f"{meta_path} is not valid JSON ({error}); the file is damaged or truncated. Save "
+            "the model again, or restore the folder from a copy."
+        ) from None
+    if not isinstance(metadata, dict) or "format_version" not in metadata:
+        raise ModelFileError(
+            f"{meta_path} has no 'format_version': it was not written by {cls_name}.save; "
+            "give the folder that save wrote."
+        )
+    version = metadata["format_version"]
+    saved_by = metadata.get("package_version", "unknown")
+    if not isinstance(version, int) or isinstance(version, bool):
+        raise ModelFileError(
+            f"{meta_path}: format_version={version!r} is not an integer; the file is damaged. "
+            "Save the model again."
+        )
+    if version > FORMAT_VERSION:
+        raise ModelFileError(
+            f"{meta_path}: the model was saved by cocluster-kit {saved_by} in model format "
+            f"{version}, but this cocluster-kit ({__version__}) reads format {FORMAT_VERSION}; "
+            "upgrade cocluster-kit (pip install -U cocluster-kit) to load it."
+        )
+    if version < FORMAT_VERSION:
+        raise ModelFileError(
+            f"{meta_path}: model format {version} (cocluster-kit {saved_by}) is older than the "
+            f"format {FORMAT_VERSION} this cocluster-kit ({__version__}) reads; load it with "
+            f"cocluster-kit {saved_by} and refit, or refit with this version."
+        )
+    if metadata.get("class") != cls_name:
+        raise ModelFileError(
+            f"{meta_path} holds a {metadata.get('class')!r}, not a {cls_name}; load it with "
+            f"{metadata.get('class')}.load."
+        )
+    missing = [key for key in _REQUIRED_KEYS if key not in metadata]
+    if missing:
+        raise ModelFileError(
+            f"{meta_path} lacks {', '.join(map(repr, missing))}; the file is damaged. Save the "
+            "model again."
+        )
+    if not (folder / TENSORS_FILE).is_file():
+        raise MissingModelError(
+            f"{folder / TENSORS_FILE} is missing (the model's weights); the folder is "
+            "incomplete. Save the model again, or restore the folder from a copy."
+        )
+    return metadata
+
+
+def read_tensors(folder: Path) -> dict:
+    """``model.pt`` of ``folder`` (``weights_only``); damaged: :class:`ModelFileError`."""
+    path = folder / TENSORS_FILE
+    try:
+        tensors = torch.load(path, weights_only=True, map_location="cpu")
+    except Exception as error:  # torch raises several types for damaged files
+        raise ModelFileError(
+            f"{path} cannot be read ({type(error).__name__}: {str(error)[:200]}); the file is "
+            "damaged or truncated. Save the model again, or restore the folder from a copy."
+        ) from None
+    needed = [f"fitted.{name}" for name in _FITTED_ARRAYS]
+    if not isinstance(tensors, dict) or any(key not in tensors for key in needed):
+        raise ModelFileError(f"{path} does not hold a saved model's tensors; save the model again.")
+    return tensors
+
+
 def load_model(cls, path, *, device: str = "auto"):
-    """Rebuild an estimator saved by :func:`save_model`."""
+    """Rebuild an estimator saved by :func:`save_model`.
+
+    Raises
+    ------
+    MissingModelError
+        If ``path`` is not a folder holding ``model.json`` and ``model.pt``.
+    ModelFileError
+        If a file is damaged, was written in a newer (or older) format, or holds another
+        class; the message names the file and the fix.
+    """
     from .._utils import resolve_device
     from ..module import CoclusterModule
 
     folder = Path(path)
-    meta_path = folder / METADATA_FILE
-    if not meta_path.is_file():
-        raise FileNotFoundError(
-            f"{folder} holds no saved model ({METADATA_FILE} is missing); give the directory "
-            "that CoclusterVAE.save wrote."
-        )
-    metadata = json.loads(meta_path.read_text())
-    version = metadata.get("format_version")
-    if version != FORMAT_VERSION:
-        raise ValueError(
-            f"{folder} was saved in model format {version!r}, but this cocluster-kit "
-            f"({__version__}) reads format {FORMAT_VERSION}; load it with the version that "
-            f"saved it ({metadata.get('package_version', 'unknown')}) and refit."
-        )
-    if metadata.get("class") != cls.__name__:
-        raise ValueError(f"{folder} holds a {metadata.get('class')}, not a {cls.__name__}.")
-    tensors = torch.load(folder / TENSORS_FILE, weights_only=True, map_location="cpu")
+    metadata = read_metadata(folder, cls.__name__)
+    tensors = read_tensors(folder)
     params = metadata["params"]
     params["hidden"] = tuple(params["hidden"])
     params["decoder_hidden"] = tuple(params["decoder_hidden"])
     estimator = cls(**params)
     config = metadata["config"]
     module = CoclusterModule(**config["module"])
-    module.load_state_dict(
-        {k.removeprefix("module."): v for k, v in tensors.items() if k.startswith("module.")}
-    )
+    try:
+        module.load_state_dict(
+            {k.removeprefix("module."): v for k, v in tensors.items() if k.startswith("module.")}
+        )
+    except RuntimeError as error:
+        raise ModelFileError(
+            f"{folder / TENSORS_FILE} does not match {folder / METADATA_FILE} "
+            f"({str(error).splitlines()[0]}); the two files come from different saves. Save "
+            "the model again."
+        ) from None
     target_device = resolve_device(device)
     estimator.module_ = module.to(target_device).eval()
     estimator.config_ = config

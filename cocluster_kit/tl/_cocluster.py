@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -41,6 +42,7 @@ def cocluster(
     key_added: str = "cocluster",
     random_state: int | None = 0,
     copy: bool = False,
+    checkpoint_dir: str | os.PathLike | None = None,
     **model_kwargs,
 ) -> AnnData | None:
     """Co-cluster the observations and variables of ``adata`` with a three-level VAE.
@@ -68,6 +70,10 @@ def cocluster(
         (and a fresh seed if that is ``None`` too). The seed used is recorded.
     copy
         Return a new AnnData with the results instead of writing into ``adata``.
+    checkpoint_dir
+        A folder for training checkpoints: a fit interrupted there resumes when called again
+        with the same data, arguments and a fixed ``random_state`` (see
+        :meth:`cocluster_kit.CoclusterVAE.fit`). ``None``: no checkpoints.
     **model_kwargs
         Further arguments of :class:`cocluster_kit.CoclusterVAE` (``likelihood``,
         ``max_epochs``, ``latent_dim``, ...). ``likelihood`` defaults to the adapter's hint
@@ -126,6 +132,7 @@ def cocluster(
         random_state=random_state,
         copy=copy,
         model_kwargs=model_kwargs,
+        checkpoint_dir=checkpoint_dir,
     )
     return target if copy else None
 
@@ -140,6 +147,7 @@ def fit_cocluster(
     random_state: int | None,
     copy: bool,
     model_kwargs: dict,
+    checkpoint_dir: str | os.PathLike | None = None,
 ) -> tuple[CoclusterVAE, AnnData]:
     """The work of :func:`cocluster`, returning the fitted model too (for ``ckit run``).
 
@@ -154,7 +162,9 @@ def fit_cocluster(
         raise ValueError(f"key_added={key_added!r} must be a non-empty string.")
     fit_input = prepare_fit(adata, layer, model_kwargs)
     seed = resolve_random_state(random_state)
-    model = fit_model(fit_input, int(n_row_clusters), int(n_columns), seed)
+    model = fit_model(
+        fit_input, int(n_row_clusters), int(n_columns), seed, checkpoint_dir=checkpoint_dir
+    )
     target = adata.copy() if copy else adata
     write_result(target, model, fit_input, seed, key_added)
     logger.info(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import difflib
 import logging
+import os
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -128,8 +129,18 @@ def _integer_valued(matrix: Any) -> bool:
     return bool(np.all(values == np.round(values)))
 
 
-def fit_model(fit_input: FitInput, n_row_clusters: int, n_col_clusters: int | None, seed: int):
-    """A fitted :class:`~cocluster_kit.CoclusterVAE` on the chosen matrix."""
+def fit_model(
+    fit_input: FitInput,
+    n_row_clusters: int,
+    n_col_clusters: int | None,
+    seed: int,
+    *,
+    checkpoint_dir: str | os.PathLike | None = None,
+):
+    """A fitted :class:`~cocluster_kit.CoclusterVAE` on the chosen matrix.
+
+    ``checkpoint_dir`` goes to :meth:`~cocluster_kit.CoclusterVAE.fit` (resume, checkpoints).
+    """
     from ..model import CoclusterVAE
 
     model = CoclusterVAE(
@@ -139,7 +150,7 @@ def fit_model(fit_input: FitInput, n_row_clusters: int, n_col_clusters: int | No
         random_state=seed,
         **fit_input.model_kwargs,
     )
-    return model.fit(fit_input.matrix)
+    return model.fit(fit_input.matrix, checkpoint_dir=checkpoint_dir)
 
 
 def h5ad_value(value: Any) -> Any:

@@ -1,15 +1,20 @@
 """The training loop: batches, pre-training, mixture initialisation, early stopping."""
 
 from ._batches import BatchSampler
+from ._checkpoint import CHECKPOINT_FILE, Checkpointer, LoopState, fingerprint
 from ._loop import TrainingError, TrainingPlan, fit_module, resolve_epochs
 from ._mixture_init import MIXTURE_INITS, encode_view, fit_mixture, initialize_mixtures
 
 __all__ = [
+    "CHECKPOINT_FILE",
     "MIXTURE_INITS",
     "BatchSampler",
+    "Checkpointer",
+    "LoopState",
     "TrainingError",
     "TrainingPlan",
     "encode_view",
+    "fingerprint",
     "fit_mixture",
     "fit_module",
     "initialize_mixtures",

@@ -58,6 +58,28 @@ class BatchSampler:
             math.ceil(self.data.columns.n_items / self.col_batch_size),
         )
 
+    def state_dict(self) -> dict:
+        """Everything that decides the next batches: generator states and pending orders.
+
+        Only built-in types and CPU tensors, so a checkpoint holding it loads with
+        ``torch.load(..., weights_only=True)``.
+        """
+        return {
+            "rng": self.rng.bit_generator.state,
+            "cell_generator": self.cell_generator.get_state(),
+            "orders": {
+                side: torch.from_numpy(order.copy()) for side, order in self._orders.items()
+            },
+        }
+
+    def load_state_dict(self, state: dict) -> None:
+        """Continue exactly where the sampler that gave ``state`` (:meth:`state_dict`) was."""
+        self.rng.bit_generator.state = state["rng"]
+        self.cell_generator.set_state(state["cell_generator"])
+        self._orders = {
+            side: order.numpy().astype(np.int64) for side, order in state["orders"].items()
+        }
+
     def _next_index(self, side: str, n_items: int, size: int) -> np.ndarray:
         order = self._orders[side]
         if len(order) < size:

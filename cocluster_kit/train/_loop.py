@@ -15,6 +15,7 @@ import torch
 from ..data import CoclusterData
 from ..module import CoclusterModule, Phase
 from ._batches import BatchSampler
+from ._checkpoint import Checkpointer, LoopState
 from ._mixture_init import initialize_mixtures
 
 logger = logging.getLogger("cocluster_kit")
@@ -23,7 +24,21 @@ Callback = Callable[[dict], None]
 
 
 class TrainingError(RuntimeError):
-    """Training could not go on (for example the loss stopped being finite)."""
+    """Training could not go on (for example the loss stopped being finite).
+
+    Attributes
+    ----------
+    history
+        The epochs finished before the failure (set by :func:`fit_module`).
+    best_epoch
+        The epoch whose weights the module holds again (the best full-weight one seen), or
+        ``None`` when no epoch reached full weight.
+    """
+
+    def __init__(self, message: str, *, history=None, best_epoch: int | None = None) -> None:
+        super().__init__(message)
+        self.history: list[dict] = [] if history is None else history
+        self.best_epoch = best_epoch
 
 
 @dataclass
@@ -92,6 +107,28 @@ def _run_epoch(
     return means
 
 
+def _improves(objective: float, best: float, min_delta: float) -> bool:
+    """Whether a finite ``objective`` beats ``best`` by a relative ``min_delta`` (any does inf)."""
+    if not math.isfinite(objective):
+        return False
+    return math.isinf(best) or objective < best - min_delta * abs(best)
+
+
+def _pretrain(module, data, sampler, plan, state, record, save) -> None:
+    """Plain-VAE pre-training (``N(0, I)`` prior) from ``state.epoch`` on, if still due."""
+    if state.stage != "pretrain":
+        return
+    optimizer = _optimizer(module, plan)
+    if state.optimizer_state is not None:
+        optimizer.load_state_dict(state.optimizer_state)  # resumed during pre-training
+    phase = Phase(estimator="elbo", standard_prior=True, n_samples=1, cell_weight=plan.cell_weight)
+    for epoch in range(state.epoch, plan.pretrain_epochs):
+        started = time.perf_counter()
+        record(epoch, "pretrain", _run_epoch(module, sampler, optimizer, phase), started)
+        state.epoch = epoch + 1
+        save(optimizer)
+
+
 def fit_module(
     module: CoclusterModule,
     data: CoclusterData,
@@ -100,18 +137,28 @@ def fit_module(
     *,
     progress: bool = False,
     callbacks: Sequence[Callback] = (),
+    checkpoint: Checkpointer | None = None,
 ) -> list[dict]:
     """Train ``module`` on ``data``; returns the per-epoch history.
 
     The weights with the best epoch value of the full objective ``J`` (not the gradient
     estimator's surrogate) after the warm-up are restored at the end; a
     non-finite loss stops training with :class:`TrainingError` after restoring them.
+    With a ``checkpoint``, training resumes from its saved state (if any) and saves into it
+    now and then, after the mixture initialisation and at the end.
     """
     from tqdm.auto import tqdm
 
-    history: list[dict] = []
+    state = LoopState() if checkpoint is None else checkpoint.restore(module, sampler)
+    history = state.history
     total_epochs = plan.pretrain_epochs + plan.max_epochs
-    bar = tqdm(total=total_epochs, disable=not progress, desc="cocluster", leave=False)
+    bar = tqdm(
+        total=total_epochs,
+        initial=len(history),
+        disable=not progress,
+        desc="cocluster",
+        leave=False,
+    )
 
     def record(epoch: int, stage: str, terms: dict[str, float], started: float) -> None:
         entry = {"epoch": epoch, "stage": stage, **terms, "seconds": time.perf_counter() - started}
@@ -121,21 +168,21 @@ def fit_module(
         for callback in callbacks:
             callback(entry)
 
-    optimizer = _optimizer(module, plan)
-    pretrain = Phase(
-        estimator="elbo", standard_prior=True, n_samples=1, cell_weight=plan.cell_weight
-    )
-    for epoch in range(plan.pretrain_epochs):
-        started = time.perf_counter()
-        record(epoch, "pretrain", _run_epoch(module, sampler, optimizer, pretrain), started)
+    def save(optimizer: torch.optim.Optimizer, *, force: bool = False) -> None:
+        if checkpoint is not None:
+            checkpoint.save(state, module, optimizer, sampler, force=force)
 
-    initialize_mixtures(module, data, sampler, method=plan.mixture_init, seed=plan.seed)
-    module.mutual_information.reset()
-    optimizer = _optimizer(module, plan)
-
-    best_loss, best_state, stale = math.inf, None, 0
     try:
-        for epoch in range(plan.max_epochs):
+        _pretrain(module, data, sampler, plan, state, record, save)
+        optimizer = _optimizer(module, plan)  # a new one for the full objective
+        if state.optimizer_state is not None and state.stage == "train":
+            optimizer.load_state_dict(state.optimizer_state)  # resumed during training
+        if state.stage == "pretrain":
+            initialize_mixtures(module, data, sampler, method=plan.mixture_init, seed=plan.seed)
+            module.mutual_information.reset()
+            state.stage, state.epoch = "train", 0
+            save(optimizer, force=True)
+        for epoch in range(state.epoch, plan.max_epochs if state.stage == "train" else 0):
             started = time.perf_counter()
             # KL warm-up; the cross-loss ramps with it, so a strong coupling cannot pull latents
             # together while the KL barely holds them (it merged two column clusters that way).
@@ -152,24 +199,38 @@ def fit_module(
             terms = _run_epoch(module, sampler, optimizer, phase)
             weights = {"kl_weight": warm, "mi_weight": phase.mi_weight}
             record(plan.pretrain_epochs + epoch, "train", {**terms, **weights}, started)
-            if warm < 1.0:
-                continue  # the objective still changes during warm-up
-            if terms["objective"] < best_loss - plan.min_delta * abs(best_loss):
-                best_loss, stale = terms["objective"], 0
-                best_state = copy.deepcopy(module.state_dict())
-            else:
-                stale += 1
-                if stale >= plan.patience:
+            state.epoch = epoch + 1
+            # During warm-up the objective still changes: no early stopping yet. (The first
+            # full-weight epoch is compared with nothing: inf - min_delta * inf is NaN.)
+            if warm >= 1.0 and _improves(terms["objective"], state.best_loss, plan.min_delta):
+                state.best_loss, state.stale = terms["objective"], 0
+                state.best_state = copy.deepcopy(module.state_dict())
+                state.best_epoch = plan.pretrain_epochs + epoch
+            elif warm >= 1.0:
+                state.stale += 1
+                if state.stale >= plan.patience:
                     logger.info("early stopping after %d epochs", epoch + 1)
                     break
-    except TrainingError:
-        if best_state is not None:
-            module.load_state_dict(best_state)
-        raise
+            save(optimizer)
+    except TrainingError as error:
+        where = f" It happened at epoch {len(history)} ({state.stage})."
+        kept, best_epoch = " No weights were kept: no full-weight epoch finished before.", None
+        if state.best_state is not None:
+            module.load_state_dict(state.best_state)
+            kept, best_epoch = (
+                f" The weights of epoch {state.best_epoch}, the best seen, were kept.",
+                state.best_epoch,
+            )
+        raise TrainingError(
+            f"{error}{where}{kept}", history=history, best_epoch=best_epoch
+        ) from None
     finally:
         bar.close()
-    if best_state is not None:
-        module.load_state_dict(best_state)
+    if state.best_state is not None:
+        module.load_state_dict(state.best_state)
+    if state.stage != "done":
+        state.stage = "done"
+        save(optimizer, force=True)
     return history
 
 
