@@ -103,6 +103,7 @@ def test_killed_fit_resumes_to_the_uninterrupted_result(tmp_path):
     saved = _read(folder / CHECKPOINT_FILE)
     total = PARAMS["pretrain_epochs"] + PARAMS["max_epochs"]
     assert saved["stage"] == "train" and saved["epoch"] == HANG_AT - PARAMS["pretrain_epochs"]
+    assert saved["best_state"] is not None and saved["best_epoch"] >= PARAMS["pretrain_epochs"]
     done_before = len(saved["history"])
     assert done_before == HANG_AT < total
     assert not [p.name for p in folder.iterdir() if p.name != CHECKPOINT_FILE]

@@ -107,6 +107,13 @@ def _run_epoch(
     return means
 
 
+def _improves(objective: float, best: float, min_delta: float) -> bool:
+    """Whether a finite ``objective`` beats ``best`` by a relative ``min_delta`` (any does inf)."""
+    if not math.isfinite(objective):
+        return False
+    return math.isinf(best) or objective < best - min_delta * abs(best)
+
+
 def _pretrain(module, data, sampler, plan, state, record, save) -> None:
     """Plain-VAE pre-training (``N(0, I)`` prior) from ``state.epoch`` on, if still due."""
     if state.stage != "pretrain":
@@ -193,10 +200,9 @@ def fit_module(
             weights = {"kl_weight": warm, "mi_weight": phase.mi_weight}
             record(plan.pretrain_epochs + epoch, "train", {**terms, **weights}, started)
             state.epoch = epoch + 1
-            # During warm-up the objective still changes: no early stopping yet.
-            if warm >= 1.0 and terms["objective"] < state.best_loss - plan.min_delta * abs(
-                state.best_loss
-            ):
+            # During warm-up the objective still changes: no early stopping yet. (The first
+            # full-weight epoch is compared with nothing: inf - min_delta * inf is NaN.)
+            if warm >= 1.0 and _improves(terms["objective"], state.best_loss, plan.min_delta):
                 state.best_loss, state.stale = terms["objective"], 0
                 state.best_state = copy.deepcopy(module.state_dict())
                 state.best_epoch = plan.pretrain_epochs + epoch
