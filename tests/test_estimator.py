@@ -217,8 +217,17 @@ def test_column_sketch_path_finds_column_clusters():
 
     X, _, _ = make_checkerboard((300, 60), (3, 3), noise=5, random_state=1)
     truth = np.argmax(make_checkerboard((300, 60), (3, 3), noise=5, random_state=1)[2], 0)
+    # 95 epochs with a 75-epoch warm-up: the length this test trained for while early stopping
+    # always fired 20 epochs after warm-up (the default budget is 750 epochs here).
     sketched = ckit.CoclusterVAE(
-        3, 3, random_state=0, progress=False, sketch_threshold=100, sketch_size=64
+        3,
+        3,
+        random_state=0,
+        progress=False,
+        sketch_threshold=100,
+        sketch_size=64,
+        max_epochs=95,
+        warmup_epochs=75,
     ).fit(X)
     assert sketched.data_.uses_sketch and sketched.data_.columns.n_features == 64
     assert adjusted_rand_score(truth, sketched.column_labels_) >= 0.9
