@@ -193,16 +193,18 @@ def _choose_matrix(adata: AnnData, name: str, layer: str | None) -> tuple[str, s
 
 
 def _holds_counts(matrix: Any) -> bool:
-    """Whether every stored value is a finite non-negative integer."""
+    """Whether every stored value is a finite non-negative integer (NaN = missing, skipped)."""
     import scipy.sparse as sp
 
     if matrix is None:
         return False
     values = matrix.data if sp.issparse(matrix) else np.asarray(matrix)
-    if values.size == 0:
-        return True
     if not np.issubdtype(values.dtype, np.number) or np.iscomplexobj(values):
         return False
+    if np.issubdtype(values.dtype, np.floating):
+        values = values[~np.isnan(values)]
+    if values.size == 0:
+        return True
     if np.issubdtype(values.dtype, np.integer):
         return bool(values.min() >= 0)
     return bool(
