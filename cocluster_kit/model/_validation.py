@@ -164,7 +164,13 @@ def _as_float_csr(X: Any, name: str) -> sp.csr_matrix:
         return matrix
     if isinstance(X, (str, bytes)):
         raise ValueError(f"{name} must be a 2-D numeric array; got a string.")
-    array = np.asarray(X) if not isinstance(X, np.ndarray) else X
+    try:
+        array = np.asarray(X)
+    except (TypeError, ValueError) as error:  # ragged nested lists, odd objects
+        raise ValueError(
+            f"{name} must be a numeric array, a scipy sparse matrix or a DataFrame of "
+            f"numbers with rows of equal length; converting it failed ({error})."
+        ) from None
     _check_dtype(array.dtype, name)
     if array.dtype.kind == "O" and any(isinstance(v, (str, bytes)) for v in array.ravel()):
         raise ValueError(f"{name} holds {_DTYPE_ADVICE['U']}.")
