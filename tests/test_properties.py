@@ -25,6 +25,7 @@ from hypothesis.extra import numpy as hnp
 
 import cocluster_kit as ckit
 from cocluster_kit.model._validation import prepare_matrix
+from cocluster_kit.nn import LIKELIHOODS
 from cocluster_kit.tl._fitting import prepare_fit
 from cocluster_kit.train import fit_mixture
 
@@ -32,6 +33,7 @@ SUFFIXES = (".txt", ".csv", ".tsv", ".jsonl", ".h5ad")
 FEW = settings(
     max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow], derandomize=True
 )
+MANY = settings(FEW, max_examples=100)  # adapters answer in milliseconds
 TINY_FIT = {
     "max_epochs": 1,
     "pretrain_epochs": 1,
@@ -93,8 +95,17 @@ def _write(suffix: str, payload: bytes) -> Path:
 # --- adapters --------------------------------------------------------------------------------
 
 
-@FEW
-@given(suffix=st.sampled_from(SUFFIXES), payload=st.binary(max_size=300))
+@MANY
+@given(
+    suffix=st.sampled_from(SUFFIXES),
+    payload=st.one_of(
+        st.binary(max_size=300),
+        st.text(max_size=200).map(lambda text: text.encode("utf-8", "surrogatepass")),
+        st.lists(
+            st.sampled_from([b"a", b"1", b",", b"\t", b"\n", b'"', b"{", b"}", b" "]), max_size=60
+        ).map(b"".join),
+    ),
+)
 def test_random_bytes_in_any_known_file_type(suffix, payload):
     adata = _read(_write(suffix, payload))
     if adata is not None:
@@ -134,7 +145,7 @@ def _tables(draw):
     return pd.DataFrame(dict(enumerate(columns))).set_axis(names, axis=1) if n_columns else None
 
 
-@FEW
+@MANY
 @given(table=_tables(), suffix=st.sampled_from([".csv", ".tsv"]), as_text=st.booleans())
 def test_random_tables_with_mixed_types_and_empty_cells(table, suffix, as_text):
     sep = "," if suffix == ".csv" else "\t"
@@ -147,7 +158,7 @@ def test_random_tables_with_mixed_types_and_empty_cells(table, suffix, as_text):
 _words = st.text(alphabet=st.sampled_from(list("abc xyz 0123 .,-\t\u00e9\u4e2d")), max_size=40)
 
 
-@FEW
+@MANY
 @given(documents=st.lists(_words, max_size=8), jsonl=st.booleans())
 def test_random_text_corpora(documents, jsonl):
     if jsonl:
@@ -180,10 +191,11 @@ def _matrices(draw, max_side: int = 6):
         elements = st.integers(max(info.min, -100), min(info.max, 100))
     else:
         elements = st.floats(-1e3, 1e3, width=min(dtype.itemsize * 8, 64))
-    values = draw(hnp.arrays(dtype, shape, elements=elements))
-    zeros = draw(hnp.arrays(bool, shape))
+    # fill=nothing(): every element drawn on its own (not one repeated fill value)
+    values = draw(hnp.arrays(dtype, shape, elements=elements, fill=st.nothing()))
+    zeros = draw(hnp.arrays(bool, shape, fill=st.nothing()))
     values = np.where(zeros, np.zeros((), dtype=dtype), values).astype(dtype)
-    missing = draw(hnp.arrays(bool, shape)) & draw(st.booleans())
+    missing = draw(hnp.arrays(bool, shape, fill=st.nothing())) & draw(st.booleans())
     kind = draw(st.sampled_from(["dense", "csr", "csc", "coo", "frame", "mask"]))
     return values, missing, kind
 
@@ -236,12 +248,15 @@ def test_prepare_matrix_keeps_observed_values_and_the_missing_pattern(matrix, ex
     matrix=_matrices(),
     k=st.integers(1, 3),
     l_=st.integers(1, 3),
-    likelihood=st.sampled_from(["auto", "gaussian", "poisson", "bernoulli"]),
+    likelihood=st.sampled_from(["auto", *LIKELIHOODS]),
+    estimator=st.sampled_from(["dreg", "iwae", "elbo"]),
 )
-def test_estimator_on_random_small_matrices(matrix, k, l_, likelihood):
+def test_estimator_on_random_small_matrices(matrix, k, l_, likelihood, estimator):
     values, missing, kind = matrix
     X, mask = _as_input(values, missing, kind)
-    model = ckit.CoclusterVAE(k, l_, likelihood=likelihood, random_state=0, **TINY_FIT)
+    model = ckit.CoclusterVAE(
+        k, l_, likelihood=likelihood, estimator=estimator, random_state=0, **TINY_FIT
+    )
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", RuntimeWarning)  # no silent overflow / 0-division
@@ -261,7 +276,7 @@ def test_estimator_on_random_small_matrices(matrix, k, l_, likelihood):
     filled = filled.toarray() if sp.issparse(filled) else np.asarray(filled)
     assert np.isfinite(filled).all()
     observed = ~(missing | np.isnan(values.astype(np.float64)))
-    np.testing.assert_allclose(filled[observed], values.astype(np.float64)[observed], rtol=1e-3)
+    np.testing.assert_array_equal(filled[observed], values.astype(np.float64)[observed])
 
 
 @pytest.mark.parametrize("suffix", SUFFIXES)
@@ -289,3 +304,14 @@ def test_kmeans_init_with_fewer_distinct_points_than_components():
     X = np.array([[0, 62, 0], [0, 0, 0], [0, 0, 0]], dtype=np.int8)
     model = ckit.CoclusterVAE(1, 3, likelihood="gaussian", random_state=0, **TINY_FIT).fit(X)
     assert np.isfinite(model.column_proba_).all()
+
+
+def test_sparse_impute_keeps_observed_values_exactly():
+    """impute() on sparse input returned observed values rounded through float32 (1e-300 → 0)."""
+    X = np.array([[1e-300, 2.0, 0.0], [3.0, np.nan, 1.0 + 1e-12], [0.5, 4.0, 2.0]])
+    model = ckit.CoclusterVAE(2, 2, random_state=0, **TINY_FIT).fit(X)
+    filled = model.impute(sp.csr_matrix(X))
+    assert sp.issparse(filled) and filled.dtype == np.float64
+    observed = ~np.isnan(X)
+    np.testing.assert_array_equal(filled.toarray()[observed], X[observed])
+    assert np.isfinite(filled[1, 1])

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from ._validation import prepare_matrix
+from ._validation import drop_entries, prepare_matrix
 
 
 class NotFittedError(ValueError, AttributeError):
@@ -143,9 +143,10 @@ class FittedMixin:
         expected = decoder_means(self, view, rows_with_missing)
         values = expected[np.searchsorted(rows_with_missing, missing.row), missing.col]
         if sp.issparse(filled):
-            kept = prepared.matrix.astype(np.float64)  # the observed values, missing ones dropped
+            filled.sum_duplicates()
+            drop_entries(filled, prepared.missing)  # observed values stay exactly as given
             imputed = sp.csr_matrix((values, (missing.row, missing.col)), shape=filled.shape)
-            return (kept + imputed).tocsr()
+            return (filled + imputed).tocsr()
         filled[missing.row, missing.col] = values
         return filled
 

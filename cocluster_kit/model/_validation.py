@@ -84,7 +84,7 @@ def prepare_matrix(X: Any, *, mask: Any = None, name: str = "X") -> PreparedMatr
         missing = extra if missing is None else (missing + extra).astype(bool)
     if missing is not None:
         missing.eliminate_zeros()
-        _drop_entries(matrix, missing)
+        drop_entries(matrix, missing)
         if missing.nnz == 0:
             missing = None
     _check_values(matrix, name)
@@ -220,7 +220,7 @@ def _entry_keys(matrix: sp.csr_matrix) -> np.ndarray:
     return _entry_rows(matrix) * matrix.shape[1] + matrix.indices.astype(np.int64)
 
 
-def _drop_entries(matrix: sp.csr_matrix, missing: sp.csr_matrix) -> None:
+def drop_entries(matrix: sp.csr_matrix, missing: sp.csr_matrix) -> None:
     """Remove (in place) the stored values of ``matrix`` at the ``missing`` entries."""
     if missing.nnz == 0 or matrix.nnz == 0:
         return
