@@ -184,3 +184,19 @@ def test_errors_leave_a_fitted_model_untouched():
         model.predict(np.ones((2, 3)))
     with pytest.raises(ValueError, match="2-D"):
         model.impute(np.ones(8))
+
+
+def test_cli_reports_an_empty_row_of_a_table_as_bad_input(tmp_path, monkeypatch):
+    """``ckit run`` on a CSV with a row of empty cells: exit 2, one line naming file and fix."""
+    from typer.testing import CliRunner
+
+    from cocluster_kit.cli import app
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "holes.csv").write_text("a,b,c\n1,2,3\n,,\n4,5,6\n7,8,9\n")
+    result = CliRunner().invoke(app, ["run", "holes.csv", "-K", "2", "--no-progress"])
+    assert result.exit_code == 2
+    line = result.stderr.strip().splitlines()[-1]
+    assert line.startswith("ckit: error: holes.csv: adata.X has 1 row with no observed entry")
+    assert "row 1. Drop" in line and "Traceback" not in result.stderr
+    assert not (tmp_path / "ckit-out").exists()
