@@ -287,6 +287,32 @@ def test_adapters_name_the_file_for_an_empty_one(suffix):
         ckit.adapters.read(path)
 
 
+@MANY
+@given(matrix=_matrices(), as_layer=st.booleans(), n_top_genes=st.sampled_from([None, 2]))
+def test_anndata_adapter_and_tl_checks_on_random_anndata(matrix, as_layer, n_top_genes):
+    """Random AnnData (dtypes, sparsity, NaN): read and checked for tl, or the project's error."""
+    values, missing, kind = matrix
+    X, _ = _as_input(values, missing, "csr" if kind in ("csc", "coo", "mask") else kind)
+    if isinstance(X, pd.DataFrame):
+        X = X.to_numpy()
+    adata = ad.AnnData(X=np.zeros(values.shape, np.float32) if as_layer else X)
+    if as_layer:
+        adata.layers["counts"] = X
+    options = {} if n_top_genes is None else {"n_top_genes": n_top_genes}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            read = ckit.adapters.read(adata, adapter="anndata", **options)
+        except AdapterError as error:
+            assert str(error)
+            return
+    assert read.uns["ckit_source"]["layer"] == ("counts" if as_layer else "")
+    if read.uns["ckit_source"]["likelihood"] == "negative_binomial":  # counts, NaN = missing
+        observed = values.astype(np.float64)[~np.isnan(values.astype(np.float64))]
+        assert (observed >= 0).all() and (observed == np.round(observed)).all()
+    _fit_input_or_value_error(read)
+
+
 # --- regressions of what the properties found -----------------------------------------------
 
 
@@ -315,3 +341,47 @@ def test_sparse_impute_keeps_observed_values_exactly():
     observed = ~np.isnan(X)
     np.testing.assert_array_equal(filled.toarray()[observed], X[observed])
     assert np.isfinite(filled[1, 1])
+
+
+def _few_varying_counts(n_varying: int, nan: bool = False) -> ad.AnnData:
+    counts = np.ones((20, 8), dtype=np.float32)
+    counts[:, :n_varying] = np.random.default_rng(0).poisson(2.0, (20, n_varying))
+    if nan:
+        counts[0, 0] = np.nan
+    return ad.AnnData(X=counts)
+
+
+def test_seurat_v3_with_too_few_varying_genes_is_an_adapter_error_not_a_crash():
+    """scikit-misc's loess (hvg_flavor='seurat_v3') killed the interpreter with a segmentation
+    fault when 3 or fewer genes vary; found with 1-3 gene AnnData by the property above."""
+    pytest.importorskip("skmisc")
+    adata = _few_varying_counts(3)
+    with pytest.raises(AdapterError, match="at least 4 genes.*has 3.*hvg_flavor='seurat'"):
+        ckit.adapters.read(adata, n_top_genes=2, hvg_flavor="seurat_v3")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        read = ckit.adapters.read(adata, n_top_genes=2)  # "auto" falls back to seurat
+    assert read.uns["ckit_source"]["hvg_flavor_used"] == "seurat" and read.n_vars < 8
+
+
+def test_gene_selection_on_small_integer_counts_does_not_crash():
+    """int8 counts overflowed in scanpy's mean/variance; seurat_v3's loess then segfaulted on
+    the NaN logarithms (found by the random-AnnData property)."""
+    pytest.importorskip("skmisc")
+    counts = np.array([[13, 14, 27, 0], [0, 0, 7, 18]], dtype=np.int8)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            read = ckit.adapters.read(ad.AnnData(X=counts), n_top_genes=2)
+        except AdapterError as error:  # loess may refuse four points; it must not crash
+            assert "highly-variable-gene selection" in str(error)
+        else:
+            assert read.n_vars == 2
+
+
+def test_gene_selection_refuses_missing_entries():
+    """Counts with NaN are counts (NaN = missing) but HVG selection cannot read NaN."""
+    adata = _few_varying_counts(8, nan=True)
+    assert ckit.adapters.read(adata).uns["ckit_source"]["likelihood"] == "negative_binomial"
+    with pytest.raises(AdapterError, match="missing \\(NaN\\).*n_top_genes unset"):
+        ckit.adapters.read(adata, n_top_genes=2)
