@@ -308,7 +308,8 @@ def test_anndata_adapter_and_tl_checks_on_random_anndata(matrix, as_layer, n_top
             return
     assert read.uns["ckit_source"]["layer"] == ("counts" if as_layer else "")
     if read.uns["ckit_source"]["likelihood"] == "negative_binomial":  # counts, NaN = missing
-        observed = values.astype(np.float64)[~np.isnan(values.astype(np.float64))]
+        given = np.asarray(X.toarray() if sp.issparse(X) else X, dtype=np.float64)
+        observed = given[~np.isnan(given)]
         assert (observed >= 0).all() and (observed == np.round(observed)).all()
     _fit_input_or_value_error(read)
 
