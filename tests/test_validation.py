@@ -200,3 +200,10 @@ def test_cli_reports_an_empty_row_of_a_table_as_bad_input(tmp_path, monkeypatch)
     assert line.startswith("ckit: error: holes.csv: adata.X has 1 row with no observed entry")
     assert "row 1. Drop" in line and "Traceback" not in result.stderr
     assert not (tmp_path / "ckit-out").exists()
+
+
+def test_tabular_values_beyond_float32_are_not_called_infinite(tmp_path):
+    """A CSV value of 1e39 became inf in the float32 cast and was reported as infinite."""
+    (tmp_path / "big.csv").write_text("a,b\n1,1e39\n2,3\n")
+    with pytest.raises(ckit.adapters.AdapterError, match="big.csv: columns 'b'.*float32.*Rescale"):
+        ckit.adapters.read(tmp_path / "big.csv")
