@@ -19,6 +19,7 @@ from cocluster_kit.module import CoclusterModule, Phase
 from cocluster_kit.train import BatchSampler
 
 HUGE = 1e30
+SMALL = {**FAST, "hidden": (32,), "latent_dim": 4}
 
 
 def _planted_counts(seed: int = 0, shape: tuple[int, int] = (40, 24)):
@@ -127,7 +128,7 @@ def test_fit_ignores_values_stored_at_masked_entries(likelihood, params):
     fits = []
     for stored in (0.0, HUGE):
         model = ckit.CoclusterVAE(
-            2, 3, likelihood=likelihood, random_state=0, **{**FAST, **params}
+            2, 3, likelihood=likelihood, random_state=0, **{**SMALL, **params}
         ).fit(_with_garbage(X, missing, stored), mask=missing)
         fits.append(model)
     first, second = fits
@@ -147,11 +148,11 @@ def test_fit_ignores_values_stored_at_masked_entries(likelihood, params):
     if "sketch_threshold" in params:
         return
     # NaN in a dense array is the same missing pattern as the sparse mask.
-    third = ckit.CoclusterVAE(2, 3, likelihood=likelihood, random_state=0, **FAST)
+    third = ckit.CoclusterVAE(2, 3, likelihood=likelihood, random_state=0, **SMALL)
     third.fit(np.where(missing.toarray(), np.nan, X))
     pd.testing.assert_frame_equal(timeless[0], third.history_.drop(columns="seconds"))
     # Without the mask the stored values are data, and the fit changes.
-    unmasked = ckit.CoclusterVAE(2, 3, likelihood=likelihood, random_state=0, **FAST)
+    unmasked = ckit.CoclusterVAE(2, 3, likelihood=likelihood, random_state=0, **SMALL)
     unmasked.fit(_with_garbage(X, missing, 50.0))
     assert not np.allclose(unmasked.history_["row_bound"], first.history_["row_bound"])
 
