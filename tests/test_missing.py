@@ -168,7 +168,7 @@ def test_mask_errors_say_what_to_change():
         model.fit(X, None, missing)  # keyword-only
 
 
-def test_impute_beats_the_column_mean_on_planted_data():
+def test_impute_beats_the_column_mean_on_planted_data(tmp_path):
     X, _, _ = make_checkerboard((60, 40), (3, 2), noise=2.0, random_state=0)
     rng = np.random.default_rng(0)
     holes = rng.random(X.shape) < 0.2
@@ -187,6 +187,10 @@ def test_impute_beats_the_column_mean_on_planted_data():
     sparse_filled = model.impute(sp.csr_matrix(np.where(holes, HUGE, X)), mask=sp.csr_matrix(holes))
     assert sp.issparse(sparse_filled)
     np.testing.assert_allclose(sparse_filled.toarray(), filled, rtol=1e-5)
+    # A saved and loaded model imputes the same values.
+    model.save(tmp_path / "model")
+    loaded = ckit.CoclusterVAE.load(tmp_path / "model")
+    np.testing.assert_array_equal(loaded.impute(X_missing), filled)
 
 
 def test_tl_and_anndata_adapter_pass_missing_entries_through():
