@@ -18,6 +18,7 @@ if TYPE_CHECKING:
 HVG_FLAVORS = ("auto", "seurat_v3", "seurat_v3_paper", "seurat", "cell_ranger")
 """Accepted ``hvg_flavor`` values (scanpy's flavours, plus ``"auto"``)."""
 _COUNT_FLAVORS = ("seurat_v3", "seurat_v3_paper")
+_MIN_VARYING_GENES = 4  # fewer points crash scikit-misc's loess (seurat_v3 flavours)
 
 
 class AnnDataAdapter(Adapter):
@@ -68,7 +69,8 @@ class AnnDataAdapter(Adapter):
         n_top_genes : int, optional
             Keep only this many highly variable genes (``scanpy.pp.highly_variable_genes``).
         hvg_flavor : {"auto", "seurat_v3", "seurat_v3_paper", "seurat", "cell_ranger"}
-            ``"auto"``: ``"seurat_v3"`` on counts when scikit-misc is installed, else
+            ``"auto"``: ``"seurat_v3"`` on counts when scikit-misc is installed (and at
+            least 4 genes vary; its loess needs them), else
             ``"seurat"`` on ``log1p`` of library-size-normalised counts; ``"seurat"`` on
             values that are not counts (expected to be log-normalised).
 
@@ -193,16 +195,18 @@ def _choose_matrix(adata: AnnData, name: str, layer: str | None) -> tuple[str, s
 
 
 def _holds_counts(matrix: Any) -> bool:
-    """Whether every stored value is a finite non-negative integer."""
+    """Whether every stored value is a finite non-negative integer (NaN = missing, skipped)."""
     import scipy.sparse as sp
 
     if matrix is None:
         return False
     values = matrix.data if sp.issparse(matrix) else np.asarray(matrix)
-    if values.size == 0:
-        return True
     if not np.issubdtype(values.dtype, np.number) or np.iscomplexobj(values):
         return False
+    if np.issubdtype(values.dtype, np.floating):
+        values = values[~np.isnan(values)]
+    if values.size == 0:
+        return True
     if np.issubdtype(values.dtype, np.integer):
         return bool(values.min() >= 0)
     return bool(
@@ -234,7 +238,8 @@ def _select_genes(
         return adata, "none"
     has_skmisc = importlib.util.find_spec("skmisc") is not None
     if flavor == "auto":
-        flavor = "seurat_v3" if is_counts and has_skmisc else "seurat"
+        loess_ok = is_counts and has_skmisc and _n_varying(matrix) >= _MIN_VARYING_GENES
+        flavor = "seurat_v3" if loess_ok else "seurat"
     if flavor in _COUNT_FLAVORS:
         if not is_counts:
             raise AdapterError(
@@ -248,13 +253,29 @@ def _select_genes(
                 "scikit-misc (or pip install 'cocluster-kit[hvg]'), or pass hvg_flavor='seurat'.",
                 source=name,
             )
+    if _has_nan(matrix):
+        raise AdapterError(
+            f"{name}: highly-variable-gene selection cannot read missing (NaN) entries. Leave "
+            "n_top_genes unset (the model leaves missing entries out), or fill them first.",
+            source=name,
+        )
+    if flavor in _COUNT_FLAVORS and _n_varying(matrix) < _MIN_VARYING_GENES:
+        # scikit-misc's loess crashes the interpreter (segfault) on 3 or fewer points.
+        raise AdapterError(
+            f"{name}: hvg_flavor={flavor!r} needs at least {_MIN_VARYING_GENES} genes whose "
+            f"counts vary across cells; this matrix has {_n_varying(matrix)}. Pass "
+            "hvg_flavor='seurat', or leave n_top_genes unset.",
+            source=name,
+        )
     import anndata as ad
     import scanpy as sc
 
-    probe = ad.AnnData(X=matrix.copy(), obs=adata.obs[[]].copy(), var=adata.var[[]].copy())
+    # Floats for every flavour: scanpy's means and variances of small integer dtypes (int8)
+    # overflow, and seurat_v3's loess then crashes the interpreter on the NaN logarithms.
+    values = matrix.astype(np.float32) if hasattr(matrix, "astype") else np.asarray(matrix)
+    probe = ad.AnnData(X=values, obs=adata.obs[[]].copy(), var=adata.var[[]].copy())
     if flavor not in _COUNT_FLAVORS:
         if is_counts:  # dispersion flavours expect log-normalised values
-            probe.X = probe.X.astype(np.float32)
             sc.pp.normalize_total(probe)
             sc.pp.log1p(probe)
         elif _has_negative(probe.X):
@@ -289,6 +310,27 @@ def _all_zero(matrix: Any) -> bool:
 
     values = matrix.data if sp.issparse(matrix) else np.asarray(matrix)
     return not np.any(np.nan_to_num(values, nan=0.0, posinf=1.0, neginf=1.0))
+
+
+def _has_nan(matrix: Any) -> bool:
+    """Whether any stored value is NaN (a missing entry)."""
+    import scipy.sparse as sp
+
+    values = matrix.data if sp.issparse(matrix) else np.asarray(matrix)
+    return bool(np.issubdtype(values.dtype, np.floating) and np.isnan(values).any())
+
+
+def _n_varying(matrix: Any) -> int:
+    """The number of genes (columns) whose values are not all the same."""
+    import scipy.sparse as sp
+
+    if sp.issparse(matrix):
+        matrix = sp.csc_matrix(matrix, dtype=np.float64)
+        mean = np.asarray(matrix.mean(axis=0)).ravel()
+        variance = np.asarray(matrix.multiply(matrix).mean(axis=0)).ravel() - mean**2
+        return int(np.sum(variance > 1e-12 * (1.0 + mean**2)))
+    values = np.asarray(matrix, dtype=np.float64)
+    return int(np.sum(np.ptp(values, axis=0) > 0)) if values.shape[0] else 0
 
 
 def _has_negative(matrix: Any) -> bool:

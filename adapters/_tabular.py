@@ -91,8 +91,9 @@ class TabularAdapter(Adapter):
                     path, sep=_DELIMITERS[suffix], encoding=encoding, index_col=index_col
                 )
         numeric, bool_columns = _split_columns(frame, name, obs_columns)
-        values = frame[numeric].to_numpy(dtype=np.float32, na_value=np.nan)
-        _check_values(values, numeric, name)
+        values = frame[numeric].to_numpy(dtype=np.float64, na_value=np.nan)
+        _check_values(values, numeric, name)  # before float32, where 1e39 would become inf
+        values = values.astype(np.float32)
         adata = _build(values, frame, numeric)
         options: dict[str, Any] = {"obs_columns": list(obs_columns or [])}
         if index_col is not None:
@@ -193,6 +194,15 @@ def _check_values(values: np.ndarray, columns: list[str], name: str) -> None:
         raise AdapterError(
             f"{name}: columns {preview(bad)} hold infinite values. Replace them (clip, or set "
             "them to NaN to mark them missing).",
+            source=name,
+        )
+    too_large = np.abs(np.nan_to_num(values)) > np.finfo(np.float32).max
+    if too_large.any():
+        bad = [columns[j] for j in np.flatnonzero(too_large.any(axis=0))]
+        raise AdapterError(
+            f"{name}: columns {preview(bad)} hold values beyond float32's range (|x| > "
+            f"{np.finfo(np.float32).max:.3g}). Rescale them (e.g. divide by a constant or "
+            "log-transform).",
             source=name,
         )
 

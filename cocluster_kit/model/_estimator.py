@@ -11,7 +11,12 @@ from sklearn.base import BaseEstimator
 
 from .._utils import resolve_device, resolve_seed
 from ._fitted import FittedMixin
-from ._validation import prepare_matrix, resolve_input_transform, resolve_likelihood
+from ._validation import (
+    check_trainable,
+    prepare_matrix,
+    resolve_input_transform,
+    resolve_likelihood,
+)
 
 logger = logging.getLogger("cocluster_kit")
 
@@ -209,6 +214,7 @@ class CoclusterVAE(FittedMixin, BaseEstimator):
         X,
         y=None,
         *,
+        mask=None,
         checkpoint_dir: str | os.PathLike | None = None,
         checkpoint_every: float = 60.0,
     ) -> CoclusterVAE:
@@ -217,9 +223,17 @@ class CoclusterVAE(FittedMixin, BaseEstimator):
         Parameters
         ----------
         X
-            ``n x m`` dense array, scipy sparse matrix or DataFrame; NaN marks a missing entry.
+            ``n x m`` dense array (integer, float or bool), scipy sparse matrix, DataFrame of
+            numeric columns or ``numpy.ma.MaskedArray``. NaN marks a missing entry (in a
+            sparse matrix, an explicitly stored NaN); missing entries are left out of every
+            likelihood, the cross-loss table and the cell sampler.
         y
             Ignored (scikit-learn convention).
+        mask
+            Optional ``n x m`` boolean array or scipy sparse matrix marking more missing
+            entries: ``True`` where the entry is *missing* (the ``numpy.ma`` convention; a
+            sparse matrix of the few missing entries suits sparse data). Pass ``~observed``
+            if you hold a mask of observed entries. Whatever ``X`` stores there is ignored.
         checkpoint_dir
             A folder for training checkpoints (created if needed). Training saves its whole
             state there (``checkpoint.pt``: weights, optimiser, epoch, best weights and
@@ -243,8 +257,12 @@ class CoclusterVAE(FittedMixin, BaseEstimator):
         Raises
         ------
         ValueError
-            For bad parameters or input, and for a ``checkpoint_dir`` whose checkpoint
-            belongs to another fit or cannot be read (the message says what differs).
+            For input the model cannot use, with what to change: not 2-D, empty, not numeric,
+            infinite or too large values, every observed entry 0, rows or columns with no
+            observed entry (drop them; rows or columns of zeros are kept), negative values
+            with a count likelihood, more clusters than rows or columns, a bad ``mask``; for
+            bad parameters; and for a ``checkpoint_dir`` whose checkpoint belongs to another
+            fit or cannot be read (the message says what differs).
         cocluster_kit.train.TrainingError
             When the loss stops being finite (the message names the likely causes). If
             some epoch at full weight finished before, the estimator is left fitted with
@@ -253,8 +271,9 @@ class CoclusterVAE(FittedMixin, BaseEstimator):
         """
         from ._fit import fit_estimator
 
-        prepared = prepare_matrix(X)
+        prepared = prepare_matrix(X, mask=mask)
         self._check_params(prepared.shape)
+        check_trainable(prepared)
         likelihood = resolve_likelihood(prepared, self.likelihood)
         input_transform = resolve_input_transform(likelihood, self.input_transform)
         checkpoint = None
@@ -288,9 +307,9 @@ class CoclusterVAE(FittedMixin, BaseEstimator):
             folder, fingerprint(prepared.matrix, prepared.missing, params), every=every
         )
 
-    def fit_predict(self, X, y=None) -> np.ndarray:
-        """Fit and return the row labels."""
-        return self.fit(X).row_labels_
+    def fit_predict(self, X, y=None, *, mask=None) -> np.ndarray:
+        """Fit and return the row labels (``mask`` as in :meth:`fit`)."""
+        return self.fit(X, mask=mask).row_labels_
 
     def _check_params(self, shape: tuple[int, int]) -> None:
         from ..module import ESTIMATORS, MI_VARIANTS, PRIOR_GRADIENTS
@@ -302,7 +321,7 @@ class CoclusterVAE(FittedMixin, BaseEstimator):
             ("n_row_clusters", self.n_row_clusters, n_rows, "rows"),
             ("n_col_clusters", n_col_clusters, n_cols, "columns"),
         ):
-            if not isinstance(value, (int, np.integer)) or value < 1:
+            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
                 raise ValueError(f"{name}={value!r} must be an integer of at least 1.")
             if value > limit:
                 raise ValueError(

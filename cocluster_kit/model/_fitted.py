@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from ._validation import prepare_matrix
+from ._validation import drop_entries, prepare_matrix
 
 
 class NotFittedError(ValueError, AttributeError):
@@ -73,9 +73,9 @@ class FittedMixin:
         )
 
     # New rows.
-    def _row_view(self, X):
+    def _row_view(self, X, mask=None):
         self._check_fitted()
-        prepared = prepare_matrix(X)
+        prepared = prepare_matrix(X, mask=mask)
         if prepared.shape[1] != self.n_features_in_:
             raise ValueError(
                 f"X has {prepared.shape[1]} columns but the model was fitted on "
@@ -83,52 +83,74 @@ class FittedMixin:
             )
         return self.data_.rows.like(prepared.matrix, prepared.missing), prepared
 
-    def transform(self, X) -> np.ndarray:
-        """Row embeddings (posterior means) of new rows, ``(n, latent_dim)``."""
+    def transform(self, X, *, mask=None) -> np.ndarray:
+        """Row embeddings (posterior means) of new rows, ``(n, latent_dim)``.
+
+        ``X`` and ``mask`` (``True`` where an entry is missing) as in ``fit``; missing
+        entries are read as the encoder reads them in training.
+        """
         from ..train import encode_view
 
-        view, _ = self._row_view(X)
+        view, _ = self._row_view(X, mask)
         return encode_view(self.module_.rows, view, self._device())[0]
 
-    def predict_proba(self, X) -> np.ndarray:
+    def predict_proba(self, X, *, mask=None) -> np.ndarray:
         """Soft row-cluster memberships of new rows, ``(n, K)``."""
-        embedding = self.transform(X)
+        embedding = self.transform(X, mask=mask)
         return _responsibilities(self.module_.rows, embedding)
 
-    def predict(self, X) -> np.ndarray:
+    def predict(self, X, *, mask=None) -> np.ndarray:
         """Row-cluster labels of new rows."""
-        return self.predict_proba(X).argmax(1)
+        return self.predict_proba(X, mask=mask).argmax(1)
 
     def _device(self) -> torch.device:
         return next(self.module_.parameters()).device
 
-    def impute(self, X) -> np.ndarray:
-        """Fill the missing (NaN) entries of ``X`` with the row decoder's expected values.
+    def impute(self, X, *, mask=None):
+        """Fill the missing entries of ``X`` with the row decoder's expected values.
 
         Parameters
         ----------
         X
-            Dense array or DataFrame over the fitted columns, NaN where missing.
+            Rows over the fitted columns (the training matrix or new rows): dense array,
+            DataFrame or scipy sparse matrix, NaN where missing.
+        mask
+            Optional boolean array or sparse matrix, ``True`` where an entry is missing
+            (as in ``fit``); those entries are filled whatever ``X`` holds there.
 
         Returns
         -------
-        A dense copy of ``X`` whose NaN entries hold the model's expected value (on the
-        original scale: counts for count data, probabilities for binary data).
+        numpy.ndarray or scipy.sparse.csr_matrix
+            A copy of ``X`` (float64; dense for dense input and DataFrames, CSR for sparse
+            input) whose missing entries hold the model's expected value, on the original
+            scale (counts for count data, probabilities for binary data). Observed entries
+            are unchanged. Only the rows with a missing entry are decoded; nothing of size
+            ``n x m`` is built for sparse input.
         """
+        import scipy.sparse as sp
+
         from ._inference import decoder_means
 
-        view, prepared = self._row_view(X)
-        filled = np.asarray(X, dtype=np.float64).copy()
+        view, prepared = self._row_view(X, mask)
+        if sp.issparse(X):
+            filled = sp.csr_matrix(X, dtype=np.float64, copy=True)
+        else:
+            filled = np.array(np.ma.getdata(X) if np.ma.isMaskedArray(X) else X, dtype=np.float64)
         if prepared.missing is None:
             return filled
-        rows_with_missing = np.unique(prepared.missing.nonzero()[0])
+        missing = prepared.missing.tocoo()
+        rows_with_missing = np.unique(missing.row)
         expected = decoder_means(self, view, rows_with_missing)
-        for position, row in enumerate(rows_with_missing):
-            columns = prepared.missing[row].indices
-            filled[row, columns] = expected[position, columns]
+        values = expected[np.searchsorted(rows_with_missing, missing.row), missing.col]
+        if sp.issparse(filled):
+            filled.sum_duplicates()
+            drop_entries(filled, prepared.missing)  # observed values stay exactly as given
+            imputed = sp.csr_matrix((values, (missing.row, missing.col)), shape=filled.shape)
+            return (filled + imputed).tocsr()
+        filled[missing.row, missing.col] = values
         return filled
 
-    def cell_scores(self, X, rows=None, columns=None):
+    def cell_scores(self, X, rows=None, columns=None, *, mask=None):
         """Cell-level block labels and anomaly scores (METHOD.md §6).
 
         Parameters
@@ -139,6 +161,9 @@ class FittedMixin:
         rows, columns
             Equal-length integer arrays of cell coordinates; by default every stored
             (nonzero, observed) entry.
+        mask
+            Optional boolean array or sparse matrix, ``True`` where an entry is missing
+            (as in ``fit``); missing cells have no score (use :meth:`impute`).
 
         Returns
         -------
@@ -159,7 +184,7 @@ class FittedMixin:
         """
         from ._inference import score_cells
 
-        return score_cells(self, X, rows, columns)
+        return score_cells(self, X, rows, columns, mask=mask)
 
     def save(self, path) -> None:
         """Save to directory ``path``: ``model.pt`` (tensors) and ``model.json`` (sidecar).

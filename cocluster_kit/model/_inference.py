@@ -36,13 +36,15 @@ def decoder_means(estimator, view, index: np.ndarray, batch_size: int = 512) -> 
 
 
 @torch.no_grad()
-def score_cells(estimator, X, rows=None, columns=None, batch_size: int = 4096) -> pd.DataFrame:
+def score_cells(
+    estimator, X, rows=None, columns=None, *, mask=None, batch_size: int = 4096
+) -> pd.DataFrame:
     """Block label and anomaly score of cells ``(rows[t], columns[t])``."""
     estimator._check_fitted()
     module = estimator.module_
     if module.cells is None:
         raise ValueError("this model has no cell level (it was fitted with joint=False).")
-    prepared = prepare_matrix(X)
+    prepared = prepare_matrix(X, mask=mask)
     if prepared.shape != estimator.data_.shape:
         raise ValueError(
             f"X has shape {prepared.shape} but the model was fitted on {estimator.data_.shape}; "
@@ -65,7 +67,7 @@ def score_cells(estimator, X, rows=None, columns=None, batch_size: int = 4096) -
         if is_missing.any():
             first = int(np.flatnonzero(is_missing)[0])
             raise ValueError(
-                f"cell ({rows[first]}, {columns[first]}) is missing (NaN) in X; cell scores need "
+                f"cell ({rows[first]}, {columns[first]}) is missing in X; cell scores need "
                 "observed values — use impute() for missing entries."
             )
     device = next(module.parameters()).device

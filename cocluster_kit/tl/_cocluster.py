@@ -54,7 +54,9 @@ def cocluster(
     Parameters
     ----------
     adata
-        The data: observations are the rows, variables the columns. NaN marks a missing entry.
+        The data: observations are the rows, variables the columns. NaN marks a missing entry
+        (in a sparse layer, an explicitly stored NaN); missing entries are left out of every
+        likelihood, the cross-loss table and the cell sampler.
     n_row_clusters
         ``K``, the number of observation (row) clusters.
     n_col_clusters
@@ -113,8 +115,11 @@ def cocluster(
     ------
     ValueError
         For a missing layer (the message lists the layers), cluster counts that are not
-        positive or exceed ``n_obs`` / ``n_vars``, unknown model options, or a likelihood
-        that does not suit the data.
+        positive or exceed ``n_obs`` / ``n_vars``, unknown model options, a likelihood that
+        does not suit the data (negative values with a count likelihood), or a matrix the
+        model cannot use: non-numeric, infinite values, every observed entry 0, or
+        observations / variables with no observed entry (drop them; all-zero ones are kept).
+        The message names the matrix (``adata.X`` or ``adata.layers[...]``).
 
     Examples
     --------

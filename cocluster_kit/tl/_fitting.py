@@ -27,13 +27,18 @@ SET_BY_TL = ("n_row_clusters", "n_col_clusters", "random_state")
 
 @dataclass
 class FitInput:
-    """The matrix a ``tl`` function fits on and how it was chosen."""
+    """The matrix a ``tl`` function fits on and how it was chosen.
+
+    ``matrix`` holds the observed values (CSR, checked), ``mask`` the missing entries (a CSR
+    boolean pattern: the NaN entries of the chosen matrix) or None.
+    """
 
     matrix: Any
     layer: str | None
     likelihood: str
     likelihood_source: str
     model_kwargs: dict = field(default_factory=dict)
+    mask: Any = None
 
 
 def resolve_random_state(random_state: int | None) -> int:
@@ -65,6 +70,7 @@ def prepare_fit(adata: AnnData, layer: str | None, model_kwargs: dict) -> FitInp
     the anndata adapter reads them), else the model's ``"auto"`` rule.
     """
     from ..model import CoclusterVAE
+    from ..model._validation import check_trainable, prepare_matrix, resolve_likelihood
     from ..nn import LIKELIHOODS
 
     allowed = set(CoclusterVAE().get_params()) - set(SET_BY_TL)
@@ -101,15 +107,17 @@ def prepare_fit(adata: AnnData, layer: str | None, model_kwargs: dict) -> FitInp
         else:
             likelihood, likelihood_source = "auto", "auto"
     matrix = get_matrix(adata, chosen_layer)
-    if likelihood == "auto" and not _integer_valued(matrix):
+    label = matrix_label(chosen_layer)
+    if matrix.ndim != 2 or matrix.shape != (adata.n_obs, adata.n_vars):
+        raise ValueError(f"{label} has shape {matrix.shape}, not (n_obs, n_vars) = {adata.shape}.")
+    # The estimator's checks, run here so that messages name the matrix (NaN = missing).
+    prepared = prepare_matrix(matrix, name=label)
+    check_trainable(prepared, name=label)
+    if likelihood == "auto" and not _integer_valued(prepared.matrix):
         # In an AnnData, non-integer values are normalised or log expression by convention:
         # the Gaussian fits them (the anndata adapter's rule); integers keep the model's rule.
         likelihood, likelihood_source = "gaussian", "auto: non-integer AnnData values"
-    if matrix.ndim != 2 or matrix.shape != (adata.n_obs, adata.n_vars):
-        raise ValueError(
-            f"{matrix_label(chosen_layer)} has shape {matrix.shape}, not "
-            f"(n_obs, n_vars) = {adata.shape}."
-        )
+    resolve_likelihood(prepared, likelihood, name=label)
     logger.info(
         "fitting on %s %s with likelihood %r (%s)",
         matrix_label(chosen_layer),
@@ -117,16 +125,14 @@ def prepare_fit(adata: AnnData, layer: str | None, model_kwargs: dict) -> FitInp
         likelihood,
         likelihood_source,
     )
-    return FitInput(matrix, chosen_layer, likelihood, likelihood_source, kwargs)
+    return FitInput(
+        prepared.matrix, chosen_layer, likelihood, likelihood_source, kwargs, prepared.missing
+    )
 
 
 def _integer_valued(matrix: Any) -> bool:
-    """Whether every finite stored value of ``matrix`` is a whole number."""
-    import scipy.sparse as sp
-
-    values = matrix.data if sp.issparse(matrix) else np.asarray(matrix)
-    values = values[np.isfinite(values)]
-    return bool(np.all(values == np.round(values)))
+    """Whether every observed value of the checked CSR ``matrix`` is a whole number."""
+    return bool(np.all(matrix.data == np.round(matrix.data)))
 
 
 def fit_model(
@@ -150,7 +156,7 @@ def fit_model(
         random_state=seed,
         **fit_input.model_kwargs,
     )
-    return model.fit(fit_input.matrix, checkpoint_dir=checkpoint_dir)
+    return model.fit(fit_input.matrix, mask=fit_input.mask, checkpoint_dir=checkpoint_dir)
 
 
 def h5ad_value(value: Any) -> Any:

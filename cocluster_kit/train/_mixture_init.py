@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import torch
 
@@ -54,28 +56,47 @@ def sample_cell_means(module: CoclusterModule, sampler: BatchSampler, n_cells: i
 def fit_mixture(
     latent: np.ndarray, n_components: int, *, method: str, seed: int
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Weights, means and diagonal variances of a clustering of ``latent``."""
+    """Weights, means and diagonal variances of a clustering of ``latent``.
+
+    Fewer distinct points than components (duplicate items, such as empty rows) leave some
+    components empty: each keeps a finite mean and a small weight (at least 1e-6 before
+    renormalising), never NaN or 0, since the prior works with log-weights.
+    """
     from sklearn.cluster import KMeans
+    from sklearn.exceptions import ConvergenceWarning
     from sklearn.mixture import GaussianMixture
 
     latent = latent.astype(np.float64)
     n_components = min(n_components, len(latent))
-    if method == "gmm":
-        mixture = GaussianMixture(
-            n_components, covariance_type="diag", random_state=seed, n_init=3, reg_covar=1e-4
-        ).fit(latent)
-        return mixture.weights_, mixture.means_, mixture.covariances_
-    labels = KMeans(n_components, n_init=10, random_state=seed).fit_predict(latent)
-    weights = np.bincount(labels, minlength=n_components) / len(labels)
-    means = np.stack([latent[labels == k].mean(0) for k in range(n_components)])
-    overall = latent.var(0) + 1e-4
-    variances = np.stack(
+    with warnings.catch_warnings():
+        # "Number of distinct clusters found smaller than n_clusters": handled below.
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        if method == "gmm":
+            mixture = GaussianMixture(
+                n_components, covariance_type="diag", random_state=seed, n_init=3, reg_covar=1e-4
+            ).fit(latent)
+            return _floored(mixture.weights_), mixture.means_, mixture.covariances_
+        kmeans = KMeans(n_components, n_init=10, random_state=seed).fit(latent)
+    labels = kmeans.labels_
+    counts = np.bincount(labels, minlength=n_components)
+    # An empty cluster keeps k-means' centre, nudged off the point it duplicates.
+    means = np.stack(
         [
-            latent[labels == k].var(0) if (labels == k).sum() > 1 else overall
+            latent[labels == k].mean(0) if counts[k] else kmeans.cluster_centers_[k] + 0.1
             for k in range(n_components)
         ]
     )
-    return weights, means, np.maximum(variances, 1e-4)
+    overall = latent.var(0) + 1e-4
+    variances = np.stack(
+        [latent[labels == k].var(0) if counts[k] > 1 else overall for k in range(n_components)]
+    )
+    return _floored(counts / len(labels)), means, np.maximum(variances, 1e-4)
+
+
+def _floored(weights: np.ndarray, floor: float = 1e-6) -> np.ndarray:
+    """Mixture weights with every component at least ``floor`` (then renormalised)."""
+    weights = np.maximum(weights, floor)
+    return weights / weights.sum()
 
 
 def initialize_mixtures(
