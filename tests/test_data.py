@@ -119,7 +119,9 @@ def test_gaussian_sides_standardise_their_own_features():
     own level (which separates column clusters) is kept."""
     rng = np.random.default_rng(7)
     dense = rng.normal(3.0, 2.0, size=(30, 12)) + np.arange(12)  # columns differ in level
-    data = CoclusterData(sp.csr_matrix(dense), None, likelihood="gaussian", input_transform="standardize")
+    data = CoclusterData(
+        sp.csr_matrix(dense), None, likelihood="gaussian", input_transform="standardize"
+    )
     columns = data.columns.batch(np.arange(12)).target.numpy()
     # standardising each column as an item would make every column mean exactly 0
     assert np.ptp(columns.mean(1)) > 2.0
