@@ -20,11 +20,10 @@ def test_synthetic_deepcc_rows_and_columns_recovered():
         row_scores.append(nmi(data.row_labels, model.row_labels_))
         column_scores.append(nmi(data.column_labels, model.column_labels_))
     assert np.median(row_scores) >= 0.9, row_scores
-    # Issue #2 asks for column NMI >= 0.9. The Bayes-optimal column assignment, given the
-    # true row clusters and block means, reaches 0.912 on this matrix; the defaults reach a
-    # median of 0.894 (0.894, 0.891, 0.902; benchmarks/RESULTS.md). This guard keeps that
-    # level; the last 0.006 is open on the issue, not waived.
-    assert np.median(column_scores) >= 0.88, column_scores
+    # Issue #2's bar. The Bayes-optimal column assignment, given the true row clusters and
+    # block means, reaches 0.912 on this matrix; the defaults reach a median of 0.906
+    # (0.906, 0.906, 0.915; benchmarks/RESULTS.md).
+    assert np.median(column_scores) >= 0.9, column_scores
 
 
 def test_checkerboard_sparse_consensus():
