@@ -102,31 +102,27 @@ class FittedMixin:
     def _device(self) -> torch.device:
         return next(self.module_.parameters()).device
 
-    def impute(self, X) -> np.ndarray:
+    def impute(self, X):
         """Fill the missing (NaN) entries of ``X`` with the row decoder's expected values.
 
         Parameters
         ----------
         X
-            Dense array or DataFrame over the fitted columns, NaN where missing.
+            Dense array, DataFrame or scipy sparse matrix over the fitted columns, NaN where
+            missing (in a sparse matrix: stored NaN entries).
 
         Returns
         -------
-        A dense copy of ``X`` whose NaN entries hold the model's expected value (on the
-        original scale: counts for count data, probabilities for binary data).
+        numpy.ndarray or scipy.sparse.csr_matrix
+            A copy of ``X`` (dense for dense input, CSR for sparse input) whose NaN entries
+            hold the model's expected value (on the original scale: counts for count data,
+            probabilities for binary data). Only the rows with missing entries are decoded,
+            a batch at a time; sparse input is never densified.
         """
-        from ._inference import decoder_means
+        from ._inference import impute_missing
 
         view, prepared = self._row_view(X)
-        filled = np.asarray(X, dtype=np.float64).copy()
-        if prepared.missing is None:
-            return filled
-        rows_with_missing = np.unique(prepared.missing.nonzero()[0])
-        expected = decoder_means(self, view, rows_with_missing)
-        for position, row in enumerate(rows_with_missing):
-            columns = prepared.missing[row].indices
-            filled[row, columns] = expected[position, columns]
-        return filled
+        return impute_missing(self, X, view, prepared.missing)
 
     def cell_scores(self, X, rows=None, columns=None):
         """Cell-level block labels and anomaly scores (METHOD.md §6).

@@ -31,6 +31,29 @@ def _masked(values: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
     )
 
 
+def _sum_over_nonzero(target: torch.Tensor, mask: torch.Tensor | None, term) -> torch.Tensor:
+    """``sum_j term(x_j, j)`` over the observed nonzero entries of each item.
+
+    For terms that vanish at ``x = 0`` (``lgamma(x + 1)``, ``lgamma(x + theta) -
+    lgamma(theta)``): evaluated on the nonzero entries only, which on sparse data is a small
+    share of the minibatch. ``term`` receives the nonzero values and their feature indices.
+    """
+    keep = target != 0 if mask is None else (target != 0) & mask
+    position = keep.nonzero(as_tuple=True)
+    values = term(target[position], position[-1])
+    flat_item = position[0]
+    for axis in range(1, target.dim() - 1):
+        flat_item = flat_item * target.shape[axis] + position[axis]
+    n_items = target[..., 0].numel()
+    total = torch.zeros(n_items, dtype=values.dtype, device=target.device)
+    return total.index_add(0, flat_item, values).reshape(target.shape[:-1])
+
+
+def _log_factorial(target: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
+    """``sum_j log(x_j!)`` over the observed entries of each item (zeros add nothing)."""
+    return _sum_over_nonzero(target, mask, lambda value, _: torch.lgamma(value + 1.0))
+
+
 class Likelihood(nn.Module, abc.ABC):
     """Base class: a family of distributions over ``n_features`` values per item.
 
@@ -122,8 +145,8 @@ class Poisson(Likelihood):
         offset = _library(target, mask) if offset is None and self.link == "softmax" else offset
         log_rate = self._log_rate(raw, mask, offset)
         safe_log_rate = torch.nan_to_num(log_rate, neginf=0.0)
-        values = target * safe_log_rate - torch.exp(log_rate) - torch.lgamma(target + 1.0)
-        return _masked(values, mask)
+        values = target * safe_log_rate - torch.exp(log_rate)
+        return _masked(values, mask) - _log_factorial(target, mask)
 
     def mean(self, raw, offset=None):  # noqa: D102
         return torch.exp(self._log_rate(raw, None, offset))
@@ -144,14 +167,18 @@ class NegativeBinomial(Likelihood):
         log_theta = self.log_inverse_dispersion.clamp(-10.0, 12.0)
         theta = torch.exp(log_theta)
         log_theta_mu = torch.logaddexp(log_theta, log_mu)
-        values = (
-            torch.lgamma(target + theta)
-            - torch.lgamma(theta)
-            - torch.lgamma(target + 1.0)
-            + theta * (log_theta - log_theta_mu)
-            + target * (log_mu - log_theta_mu)
+        values = theta * (log_theta - log_theta_mu) + target * (log_mu - log_theta_mu)
+        # lgamma(x + theta) - lgamma(theta) - lgamma(x + 1) vanishes at x = 0.
+        gamma_terms = _sum_over_nonzero(
+            target,
+            mask,
+            lambda value, feature: (
+                torch.lgamma(value + theta[feature])
+                - torch.lgamma(theta[feature])
+                - torch.lgamma(value + 1.0)
+            ),
         )
-        return _masked(values, mask)
+        return _masked(values, mask) + gamma_terms
 
     def mean(self, raw, offset=None):  # noqa: D102
         return torch.exp(self._log_rate(raw, None, offset))
@@ -167,7 +194,7 @@ class Multinomial(Likelihood):
             raw = raw.masked_fill(~mask, float("-inf"))
         log_composition = torch.nan_to_num(torch.log_softmax(raw, dim=-1), neginf=0.0)
         total = _library(target, mask)
-        coefficient = torch.lgamma(total + 1.0) - _masked(torch.lgamma(target + 1.0), mask)
+        coefficient = torch.lgamma(total + 1.0) - _log_factorial(target, mask)
         return coefficient + _masked(target * log_composition, mask)
 
     def mean(self, raw, offset=None):  # noqa: D102

@@ -1,0 +1,117 @@
+"""Scale: nothing of size n x m is densified; sparse minibatches; the streaming sketch."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+import torch
+
+import cocluster_kit as ckit
+from cocluster_kit.data import CoclusterData, column_sketch
+from cocluster_kit.model._validation import prepare_matrix
+from cocluster_kit.nn import MLP
+
+HERE = Path(__file__).parent
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc, sets RLIMIT_AS")
+def test_no_path_densifies_a_matrix_too_big_for_memory(tmp_path):
+    # 28,000 x 10,000: its dense float32 form (1.1 GB) is more than the process may add once
+    # capped, so any n x m array in fit, inference, the MI table, tables, plots or the
+    # report raises MemoryError. The script checks the cap refuses a dense array first.
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "MPLBACKEND": "Agg"}
+    result = subprocess.run(
+        [sys.executable, str(HERE / "_no_densify.py"), "28000", "10000", str(tmp_path / "out")],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=600,
+    )
+    assert result.returncode == 0, result.stderr[-4000:]
+    lines = result.stdout.strip().splitlines()
+    assert lines[0] == "dense refused"
+    status, peak, cap, dense = lines[-1].split()
+    assert status == "OK" and int(peak) <= int(cap) < int(peak) + int(dense)
+    assert (tmp_path / "out" / "report.html").stat().st_size > 0
+
+
+def _sparse_counts(seed: int = 0, shape=(40, 30), density: float = 0.1) -> sp.csr_matrix:
+    rng = np.random.default_rng(seed)
+    matrix = sp.random(*shape, density=density, format="csr", random_state=rng)
+    matrix.data = np.ceil(matrix.data * 5).astype(np.float32)
+    return matrix
+
+
+def test_sparse_minibatch_matches_dense_minibatch():
+    prepared = prepare_matrix(_sparse_counts())
+    kwargs = dict(likelihood="multinomial", input_transform="tfidf")
+    data = CoclusterData(prepared.matrix, prepared.missing, **kwargs)
+    index = np.array([3, 0, 17, 39])
+    dense_view = data.rows.like(prepared.matrix, prepared.missing)
+    dense_view.sparse_input = False
+    data.rows.sparse_input = True
+    sparse_batch, dense_batch = data.rows.batch(index), dense_view.batch(index)
+    assert sparse_batch.encoder_input.is_sparse and not dense_batch.encoder_input.is_sparse
+    np.testing.assert_allclose(
+        sparse_batch.encoder_input.to_dense().numpy(), dense_batch.encoder_input.numpy(), atol=1e-6
+    )
+    np.testing.assert_array_equal(sparse_batch.target.numpy(), dense_batch.target.numpy())
+    # the sparse first layer: same outputs and gradients as the dense one
+    torch.manual_seed(0)
+    layer = MLP(30, [8], 3)
+    outputs, gradients = [], []
+    for batch in (sparse_batch, dense_batch):
+        layer.zero_grad()
+        out = layer(batch.encoder_input)
+        out.square().sum().backward()
+        outputs.append(out.detach().numpy())
+        gradients.append(layer.layers[0].weight.grad.numpy().copy())
+    np.testing.assert_allclose(outputs[0], outputs[1], rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(gradients[0], gradients[1], rtol=1e-5, atol=1e-6)
+
+
+def test_density_decides_sparse_input():
+    sparse = prepare_matrix(_sparse_counts(density=0.02))
+    dense = prepare_matrix(_sparse_counts(density=0.5))
+    kwargs = dict(likelihood="multinomial", input_transform="tfidf")
+    assert CoclusterData(sparse.matrix, None, **kwargs).rows.sparse_input
+    assert not CoclusterData(dense.matrix, None, **kwargs).rows.sparse_input
+    gaussian = CoclusterData(
+        sparse.matrix, None, likelihood="gaussian", input_transform="standardize"
+    )
+    assert not gaussian.rows.sparse_input  # a shift fills the zeros
+
+
+def test_count_sketch_streams_sparse_chunks_and_equals_dense_product():
+    counts = _sparse_counts(seed=3, shape=(50, 12), density=0.3)
+    prepared = prepare_matrix(counts)
+    data = CoclusterData(prepared.matrix, None, likelihood="poisson", input_transform="tfidf")
+    sketch = column_sketch(data.rows, size=8, seed=5, chunk_rows=16)
+    signs = []
+    for chunk_number, start in enumerate(range(0, 50, 16)):
+        generator = np.random.default_rng([5, chunk_number])
+        length = min(16, 50 - start)
+        signs.append(generator.integers(0, 2, size=(length, 8), dtype=np.int8) * 2 - 1)
+    expected = np.log1p(counts.toarray()).T @ np.concatenate(signs) / np.sqrt(8)
+    np.testing.assert_allclose(sketch, expected, rtol=1e-5, atol=1e-5)
+
+
+def test_impute_sparse_input_fills_stored_nan_only(small_counts):
+    X = sp.csr_matrix(small_counts[0])
+    X.data[[0, 5, 9]] = np.nan
+    dense = X.toarray()
+    model = ckit.CoclusterVAE(
+        2, 3, random_state=0, max_epochs=2, pretrain_epochs=1, progress=False, n_samples=1
+    ).fit(X)
+    filled = model.impute(X)
+    assert sp.issparse(filled) and not np.isnan(filled.data).any()
+    reference = model.impute(dense)  # the dense path gives the same values
+    np.testing.assert_allclose(filled.toarray(), reference, rtol=1e-6)
+    observed = ~np.isnan(dense)
+    np.testing.assert_array_equal(filled.toarray()[observed], dense[observed])
