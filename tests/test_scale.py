@@ -20,6 +20,15 @@ from cocluster_kit.nn import MLP
 HERE = Path(__file__).parent
 
 
+@pytest.fixture(autouse=True)
+def _one_thread():
+    """These fits are small: one torch thread is faster than two on a shared machine."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc, sets RLIMIT_AS")
 def test_no_path_densifies_a_matrix_too_big_for_memory(tmp_path):
     # 28,000 x 10,000: its dense float32 form (1.1 GB) is more than the process may add once
@@ -115,3 +124,56 @@ def test_impute_sparse_input_fills_stored_nan_only(small_counts):
     np.testing.assert_allclose(filled.toarray(), reference, rtol=1e-6)
     observed = ~np.isnan(dense)
     np.testing.assert_array_equal(filled.toarray()[observed], dense[observed])
+
+
+def test_sketch_path_finds_the_same_column_clusters_as_the_full_path():
+    from sklearn.metrics import adjusted_rand_score
+
+    X, _, columns = ckit.datasets.make_coclusters((800, 60), 3, 3, noise=0.5, random_state=0)
+    options = dict(
+        random_state=0,
+        progress=False,
+        max_epochs=30,
+        pretrain_epochs=15,
+        n_samples=1,
+        hidden=(64,),
+        row_batch_size=200,
+        col_batch_size=60,
+        sketch_size=64,
+    )
+    full = ckit.CoclusterVAE(3, 3, **options).fit(X)
+    sketched = ckit.CoclusterVAE(3, 3, sketch_threshold=200, **options).fit(X)
+    assert not full.data_.uses_sketch
+    assert sketched.data_.uses_sketch and sketched.data_.columns.n_features == 64
+    assert adjusted_rand_score(full.column_labels_, sketched.column_labels_) >= 0.9
+    assert adjusted_rand_score(columns, sketched.column_labels_) >= 0.9
+
+
+@pytest.mark.parametrize("density", [0.02, 0.3])
+def test_cell_estimate_is_unbiased_for_any_function_of_the_cells(density):
+    # f(0) != 0, so the zero stratum's weights matter too; at density 0.02 every nonzero fits
+    # in the budget (taken with weight 1), at 0.3 the nonzeros are sampled as well.
+    from cocluster_kit.data import sample_block_cells
+
+    rng = np.random.default_rng(4)
+    block = torch.as_tensor(
+        (rng.random((30, 40)) < density) * rng.poisson(3.0, (30, 40)).astype(np.float64)
+    )
+    observed = torch.as_tensor(rng.random((30, 40)) < 0.9)
+
+    def f(values):
+        return torch.cos(values) + values**2
+
+    exact = float(f(block[observed]).sum())
+    generator = torch.Generator().manual_seed(5)
+    draws = []
+    for _ in range(2000):
+        cells = sample_block_cells(block, observed, 64, generator=generator)
+        draws.append(float((cells.weight * f(cells.value)).sum()))
+    draws = np.asarray(draws)
+    error = draws.std(ddof=1) / np.sqrt(len(draws))
+    n_nonzero = int(((block != 0) & observed).sum())
+    # float32 weights: allow their rounding; at 0.02 the estimate is exact in every draw
+    # (all nonzeros with weight 1, and f is constant on the zeros), at 0.3 it varies.
+    assert (error < 1e-6 * abs(exact)) == (n_nonzero <= 32)
+    assert abs(draws.mean() - exact) < 4 * error + 1e-6 * abs(exact)
