@@ -177,3 +177,18 @@ def test_cell_estimate_is_unbiased_for_any_function_of_the_cells(density):
     # (all nonzeros with weight 1, and f is constant on the zeros), at 0.3 it varies.
     assert (error < 1e-6 * abs(exact)) == (n_nonzero <= 32)
     assert abs(draws.mean() - exact) < 4 * error + 1e-6 * abs(exact)
+
+
+def test_precision_bf16_falls_back_to_float32_off_cuda(caplog, small_counts):
+    X = small_counts[0]
+    options = dict(random_state=0, max_epochs=1, pretrain_epochs=1, progress=False, n_samples=1)
+    with pytest.raises(ValueError, match="precision="):
+        ckit.CoclusterVAE(2, precision="fp8", **options).fit(X)
+    if torch.cuda.is_available():
+        pytest.skip("the fallback is for machines without CUDA")
+    with caplog.at_level("WARNING", logger="cocluster_kit"):
+        half = ckit.CoclusterVAE(2, precision="bf16", device="cpu", **options).fit(X)
+    assert "needs a CUDA device" in caplog.text
+    full = ckit.CoclusterVAE(2, device="cpu", **options).fit(X)
+    np.testing.assert_array_equal(half.row_labels_, full.row_labels_)
+    assert half.get_params()["precision"] == "bf16"

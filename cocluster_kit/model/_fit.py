@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 import numpy as np
 import pandas as pd
 import torch
@@ -10,6 +12,8 @@ from ..data import CoclusterData
 from ..module import CoclusterModule
 from ..train import BatchSampler, TrainingPlan, encode_view, fit_module, resolve_epochs
 from ._validation import PreparedMatrix
+
+logger = logging.getLogger("cocluster_kit")
 
 # Step budgets behind the default epoch counts (small matrices get more epochs, not fewer steps).
 PRETRAIN_STEPS = 600
@@ -40,6 +44,14 @@ def resolve_mi_weight(mi: str, mi_weight: float | None, likelihood: str) -> floa
     if mi_weight is None:
         return DEFAULT_MI_WEIGHTS[resolve_mi(mi, likelihood)]
     return float(mi_weight)
+
+
+def resolve_precision(precision: str, device: torch.device) -> str:
+    """``"bf16"`` only on CUDA; elsewhere float32, with a warning."""
+    if precision == "bf16" and device.type != "cuda":
+        logger.warning("precision='bf16' needs a CUDA device; training on %s in float32", device)
+        return "32"
+    return precision
 
 
 def module_config(estimator, data: CoclusterData, n_col_clusters: int) -> dict:
@@ -101,6 +113,7 @@ def fit_estimator(
             n_cells=estimator.n_cells if config["joint"] else 0,
             seed=seed,
             device=device,
+            precision=resolve_precision(estimator.precision, device),
         )
         max_epochs, pretrain_epochs, warmup_epochs = resolve_epochs(
             sampler.steps_per_epoch,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import math
 from collections.abc import Iterator
 
@@ -10,6 +11,15 @@ import torch
 
 from ..data import CoclusterData, sample_block_cells
 from ..module import TrainingBatch
+
+PRECISIONS = ("32", "bf16")
+
+
+def autocast(device: torch.device, precision: str) -> contextlib.AbstractContextManager:
+    """bf16 autocast on CUDA for ``precision="bf16"``; a no-op otherwise (float32)."""
+    if precision == "bf16" and torch.device(device).type == "cuda":
+        return torch.autocast(device_type="cuda", dtype=torch.bfloat16)
+    return contextlib.nullcontext()
 
 
 class BatchSampler:
@@ -27,6 +37,8 @@ class BatchSampler:
         Seeds the permutations and the cell sampler.
     device
         Where the batches go.
+    precision
+        ``"32"`` or ``"bf16"`` (bf16 autocast of the forward pass on CUDA; float32 elsewhere).
     """
 
     def __init__(
@@ -38,8 +50,10 @@ class BatchSampler:
         n_cells: int,
         seed: int,
         device: torch.device,
+        precision: str = "32",
     ) -> None:
         self.data = data
+        self.precision = precision
         self.row_batch_size = min(row_batch_size, data.rows.n_items)
         self.col_batch_size = min(col_batch_size, data.columns.n_items)
         self.n_cells = n_cells

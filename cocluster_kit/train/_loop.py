@@ -14,7 +14,7 @@ import torch
 
 from ..data import CoclusterData
 from ..module import CoclusterModule, Phase
-from ._batches import BatchSampler
+from ._batches import BatchSampler, autocast
 from ._mixture_init import initialize_mixtures
 
 logger = logging.getLogger("cocluster_kit")
@@ -74,7 +74,8 @@ def _run_epoch(
     sums: dict[str, torch.Tensor] = {}
     steps = 0
     for batch in sampler.epoch():
-        record = module(batch, phase)
+        with autocast(sampler.device, sampler.precision):
+            record = module(batch, phase)
         optimizer.zero_grad(set_to_none=True)
         record.total.backward()
         optimizer.step()
