@@ -270,7 +270,14 @@ class SketchView:
         )
 
 
-def column_sketch(rows: MatrixView, *, size: int, seed: int, chunk_rows: int = 2048) -> np.ndarray:
+def column_sketch(
+    rows: MatrixView,
+    *,
+    size: int,
+    seed: int,
+    chunk_rows: int = 2048,
+    device: torch.device | str = "cpu",
+) -> np.ndarray:
     """Compute ``T(X)^T R / sqrt(p)`` in one streaming pass over row chunks.
 
     ``T`` is the row view's value map: its affine scaling, and ``log1p`` for count and
@@ -281,7 +288,9 @@ def column_sketch(rows: MatrixView, *, size: int, seed: int, chunk_rows: int = 2
     (standardised Gaussian data) is applied afterwards through the column sums of ``R`` over
     the observed entries, so no chunk is densified. Only a view whose map is neither sparse
     nor affine-per-feature (a shift combined with ``log1p``) falls back to dense chunks of
-    ``chunk_rows x m``. Memory: the ``m x p`` result plus one chunk.
+    ``chunk_rows x m``. Memory: the ``m x p`` result plus one chunk. On a CUDA ``device``
+    the chunk products run there (``torch.sparse.mm``, float32 accumulation); ``R`` is the
+    same, generated on the host.
     """
     n_items, n_features = rows.n_items, rows.n_features
     sketch = np.zeros((n_features, size), dtype=np.float64)
@@ -290,25 +299,33 @@ def column_sketch(rows: MatrixView, *, size: int, seed: int, chunk_rows: int = 2
         shift is None or (rows.input_transform != "tfidf" and rows.item_scale is None)
     )
     observed_signs = np.zeros((n_features, size), dtype=np.float64) if shift is not None else None
+    on_device = torch.device(device).type == "cuda"
+    device_sketch = torch.zeros((n_features, size), device=device) if on_device else None
     for chunk_number, start in enumerate(range(0, n_items, chunk_rows)):
         index = np.arange(start, min(start + chunk_rows, n_items))
         generator = np.random.default_rng([seed, chunk_number])
         signs = generator.integers(0, 2, size=(len(index), size), dtype=np.int8) * 2 - 1
-        signs = signs.astype(np.float64)
         if not affine:
             values, _ = rows.target_values(index)
             values = np.log1p(np.clip(values, 0.0, None))  # tfidf mode (see ``affine``)
-            sketch += values.T.astype(np.float64) @ signs
+            sketch += values.T.astype(np.float64) @ signs.astype(np.float64)
             continue
         scaled = rows.scaled_rows(index)
         if rows.input_transform == "tfidf":
             scaled.data = np.log1p(np.clip(scaled.data, 0.0, None))
-        sketch += np.asarray(scaled.T @ signs)
+        if device_sketch is not None:
+            chunk = _sparse_tensor(scaled, device).t()
+            device_sketch += torch.sparse.mm(chunk, torch.as_tensor(signs, device=device).float())
+        else:
+            sketch += np.asarray(scaled.T @ signs.astype(np.float64))
         if observed_signs is not None:
             # sum over observed rows of R: all rows, less the missing ones
-            observed_signs += signs.sum(axis=0)
+            observed_signs += signs.sum(axis=0, dtype=np.float64)
             if rows.missing is not None:
-                observed_signs -= np.asarray(rows.missing[index].T.astype(np.float64) @ signs)
+                missing = rows.missing[index].T.astype(np.float64)
+                observed_signs -= np.asarray(missing @ signs.astype(np.float64))
+    if device_sketch is not None:
+        sketch += device_sketch.double().cpu().numpy()
     if observed_signs is not None:
         scale = 1.0 if rows.feature_scale is None else rows.feature_scale.reshape(-1, 1)
         sketch -= shift.reshape(-1, 1).astype(np.float64) / scale * observed_signs

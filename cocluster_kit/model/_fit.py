@@ -100,6 +100,7 @@ def fit_estimator(
         sketch_threshold=estimator.sketch_threshold,
         sketch_size=estimator.sketch_size,
         seed=seed,
+        device=device,
     )
     devices = [device.index or 0] if device.type == "cuda" else []
     with torch.random.fork_rng(devices=devices):
