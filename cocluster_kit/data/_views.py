@@ -49,6 +49,10 @@ class SideBatch:
         True where the entry is observed, or None when everything is.
     offset
         Library sizes for count likelihoods, ``(b,)``, or None.
+    noise_window
+        ``(start, global size)`` when these items are one process's share of a larger batch
+        (data-parallel training): the encoder noise is drawn for the whole batch and this
+        window kept, so the shares together see the noise one process would. None otherwise.
     """
 
     index: torch.Tensor
@@ -56,6 +60,7 @@ class SideBatch:
     target: torch.Tensor
     mask: torch.Tensor | None
     offset: torch.Tensor | None
+    noise_window: tuple[int, int] | None = None
 
 
 def _per_axis(values: np.ndarray | None, shape: tuple[int, int]) -> np.ndarray | None:

@@ -10,7 +10,7 @@ import torch
 
 from ..data import CoclusterData
 from ..module import CoclusterModule
-from ..train import BatchSampler, TrainingPlan, encode_view, fit_module, resolve_epochs
+from ..train import BatchSampler, TrainingPlan, _parallel, encode_view, fit_module, resolve_epochs
 from ._validation import PreparedMatrix
 
 logger = logging.getLogger("cocluster_kit")
@@ -92,6 +92,7 @@ def fit_estimator(
 ) -> None:
     """Train a fresh module for ``estimator`` on ``prepared`` and set the fitted attributes."""
     n_col_clusters = estimator.n_col_clusters or estimator.n_row_clusters
+    shard, device = _parallel.start(device)
     data = CoclusterData(
         prepared.matrix,
         prepared.missing,
@@ -115,6 +116,7 @@ def fit_estimator(
             seed=seed,
             device=device,
             precision=resolve_precision(estimator.precision, device),
+            shard=shard,
         )
         max_epochs, pretrain_epochs, warmup_epochs = resolve_epochs(
             sampler.steps_per_epoch,
@@ -141,15 +143,21 @@ def fit_estimator(
             mixture_init=estimator.mixture_init,
             seed=seed,
         )
-        history = fit_module(
-            module,
-            data,
-            sampler,
-            plan,
-            progress=estimator.progress,
-            callbacks=list(estimator.callbacks or ()),
-        )
+        parallel = _parallel.wrap(module, shard, device)
+        try:
+            history = fit_module(
+                module,
+                data,
+                sampler,
+                plan,
+                progress=estimator.progress,
+                callbacks=list(estimator.callbacks or ()),
+                parallel=parallel,
+            )
+        finally:
+            _parallel.unwrap(module)
     module.eval()
+    estimator.world_size_ = shard.world_size
     estimator.module_ = module
     estimator.data_ = data
     estimator.config_ = {

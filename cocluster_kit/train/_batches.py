@@ -11,6 +11,7 @@ import torch
 
 from ..data import CoclusterData, sample_block_cells
 from ..module import TrainingBatch
+from ._parallel import Shard
 
 PRECISIONS = ("32", "bf16")
 
@@ -39,6 +40,10 @@ class BatchSampler:
         Where the batches go.
     precision
         ``"32"`` or ``"bf16"`` (bf16 autocast of the forward pass on CUDA; float32 elsewhere).
+    shard
+        This process's share of every row batch under data-parallel training: all ranks
+        draw the same global row and column batches (the row batch size is the global one)
+        and each keeps its contiguous part of the rows.
     """
 
     def __init__(
@@ -51,9 +56,11 @@ class BatchSampler:
         seed: int,
         device: torch.device,
         precision: str = "32",
+        shard: Shard | None = None,
     ) -> None:
         self.data = data
         self.precision = precision
+        self.shard = Shard() if shard is None else shard
         self.row_batch_size = min(row_batch_size, data.rows.n_items)
         self.col_batch_size = min(col_batch_size, data.columns.n_items)
         self.n_cells = n_cells
@@ -88,8 +95,14 @@ class BatchSampler:
             )
 
     def make_batch(self, row_index: np.ndarray, col_index: np.ndarray) -> TrainingBatch:
-        """Densify the two batches and sample the cells of their block."""
-        rows = self.data.rows.batch(row_index, self.device)
+        """Densify the two batches and sample the cells of their block.
+
+        ``row_index`` is the global row batch; this process keeps its shard of it.
+        """
+        start, stop = self.shard.window(len(row_index))
+        rows = self.data.rows.batch(row_index[start:stop], self.device)
+        if self.shard.world_size > 1:
+            rows.noise_window = (start, len(row_index))
         columns = self.data.columns.batch(col_index, self.device)
         cells, cell_offset = None, None
         if self.n_cells > 0:

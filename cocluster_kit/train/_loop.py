@@ -16,6 +16,7 @@ from ..data import CoclusterData
 from ..module import CoclusterModule, Phase
 from ._batches import BatchSampler, autocast
 from ._mixture_init import initialize_mixtures
+from ._parallel import average_terms
 
 logger = logging.getLogger("cocluster_kit")
 
@@ -68,6 +69,7 @@ def _run_epoch(
     sampler: BatchSampler,
     optimizer: torch.optim.Optimizer,
     phase: Phase,
+    parallel: torch.nn.Module | None = None,
 ) -> dict[str, float]:
     """One pass; returns the mean of every loss term (one device sync per epoch)."""
     module.train()
@@ -75,13 +77,14 @@ def _run_epoch(
     steps = 0
     for batch in sampler.epoch():
         with autocast(sampler.device, sampler.precision):
-            record = module(batch, phase)
+            record = (module if parallel is None else parallel)(batch, phase)
         optimizer.zero_grad(set_to_none=True)
         record.total.backward()
         optimizer.step()
         for name, value in record.terms.items():
             sums[name] = sums[name] + value if name in sums else value.clone()
         steps += 1
+    sums = average_terms(sums, sampler.shard)  # every rank decides alike (early stopping)
     means = {name: float(value) / steps for name, value in sums.items()}
     if not math.isfinite(means["loss"]):
         raise TrainingError(
@@ -101,12 +104,14 @@ def fit_module(
     *,
     progress: bool = False,
     callbacks: Sequence[Callback] = (),
+    parallel: torch.nn.Module | None = None,
 ) -> list[dict]:
     """Train ``module`` on ``data``; returns the per-epoch history.
 
     The weights with the best epoch value of the full objective ``J`` (not the gradient
     estimator's surrogate) after the warm-up are restored at the end; a
     non-finite loss stops training with :class:`TrainingError` after restoring them.
+    ``parallel`` is the ``DistributedDataParallel`` wrapper of ``module`` under torchrun.
     """
     from tqdm.auto import tqdm
 
@@ -128,7 +133,9 @@ def fit_module(
     )
     for epoch in range(plan.pretrain_epochs):
         started = time.perf_counter()
-        record(epoch, "pretrain", _run_epoch(module, sampler, optimizer, pretrain), started)
+        record(
+            epoch, "pretrain", _run_epoch(module, sampler, optimizer, pretrain, parallel), started
+        )
 
     initialize_mixtures(module, data, sampler, method=plan.mixture_init, seed=plan.seed)
     module.mutual_information.reset()
@@ -150,7 +157,7 @@ def fit_module(
                 critic_weight=plan.critic_weight,
                 cell_weight=plan.cell_weight,
             )
-            terms = _run_epoch(module, sampler, optimizer, phase)
+            terms = _run_epoch(module, sampler, optimizer, phase, parallel)
             weights = {"kl_weight": warm, "mi_weight": phase.mi_weight}
             record(plan.pretrain_epochs + epoch, "train", {**terms, **weights}, started)
             if warm < 1.0:
