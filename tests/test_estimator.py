@@ -211,19 +211,6 @@ def test_mi_variants_and_unequal_cluster_counts(small_checkerboard):
         fit_small(X, 3, 2, mi="deepcc")
 
 
-def test_column_sketch_path_finds_column_clusters():
-    from sklearn.datasets import make_checkerboard
-    from sklearn.metrics import adjusted_rand_score
-
-    X, _, _ = make_checkerboard((300, 60), (3, 3), noise=5, random_state=1)
-    truth = np.argmax(make_checkerboard((300, 60), (3, 3), noise=5, random_state=1)[2], 0)
-    sketched = ckit.CoclusterVAE(
-        3, 3, random_state=0, progress=False, sketch_threshold=100, sketch_size=64
-    ).fit(X)
-    assert sketched.data_.uses_sketch and sketched.data_.columns.n_features == 64
-    assert adjusted_rand_score(truth, sketched.column_labels_) >= 0.9
-
-
 def test_callbacks_and_progress_switch(capsys, small_checkerboard):
     seen = []
     fit_small(small_checkerboard[0], callbacks=[seen.append])
