@@ -192,3 +192,20 @@ def test_precision_bf16_falls_back_to_float32_off_cuda(caplog, small_counts):
     full = ckit.CoclusterVAE(2, device="cpu", **options).fit(X)
     np.testing.assert_array_equal(half.row_labels_, full.row_labels_)
     assert half.get_params()["precision"] == "bf16"
+
+
+def test_make_sparse_coclusters_plants_the_preferred_column_cluster():
+    X, rows, columns = ckit.datasets.make_sparse_coclusters(
+        (3000, 400), 4, 2, nnz_per_row=20, signal=0.8, random_state=1
+    )
+    assert sp.isspmatrix_csr(X) and X.shape == (3000, 400) and X.dtype == np.float32
+    assert sorted(np.unique(rows)) == [0, 1, 2, 3] and sorted(np.unique(columns)) == [0, 1]
+    assert 0.9 * 3000 * 20 < X.nnz <= 3000 * 20  # repeated draws merge
+    coo = X.tocoo()
+    preferred = columns[coo.col] == rows[coo.row] % 2
+    # 80 % land in the preferred cluster, the other 20 % anywhere (half of them there too)
+    assert abs(preferred.mean() - 0.9) < 0.02
+    again, _, _ = ckit.datasets.make_sparse_coclusters(
+        (3000, 400), 4, 2, nnz_per_row=20, signal=0.8, random_state=1
+    )
+    assert (again != X).nnz == 0
