@@ -209,3 +209,37 @@ def test_make_sparse_coclusters_plants_the_preferred_column_cluster():
         (3000, 400), 4, 2, nnz_per_row=20, signal=0.8, random_state=1
     )
     assert (again != X).nnz == 0
+
+
+@pytest.mark.parametrize(
+    ("transform", "sparse_input", "with_missing"),
+    [("tfidf", True, True), ("tfidf", False, False), ("none", False, True)],
+)
+def test_device_resident_batches_equal_host_batches(transform, sparse_input, with_missing):
+    # The gather code that runs on the GPU when the matrix fits there, run on the CPU here.
+    counts = _sparse_counts(seed=6, shape=(30, 25), density=0.2).toarray()
+    if with_missing:
+        counts[np.random.default_rng(7).random(counts.shape) < 0.1] = np.nan
+    prepared = prepare_matrix(counts)
+    data = CoclusterData(
+        prepared.matrix, prepared.missing, likelihood="poisson", input_transform=transform
+    )
+    view = data.rows
+    view.sparse_input = sparse_input
+    index = np.array([0, 4, 29, 7, 7])
+    host = view.batch(index)
+    from cocluster_kit.data._device import fits_on_device
+
+    assert not fits_on_device(view, "cpu")  # the sampler keeps matrices on CUDA devices only
+    view.keep_on("cpu")
+    resident = view.batch(index)
+    assert resident.encoder_input.is_sparse == sparse_input
+    for name in ("index", "target", "offset"):
+        np.testing.assert_allclose(getattr(resident, name), getattr(host, name), rtol=1e-6)
+    dense = resident.encoder_input.to_dense() if sparse_input else resident.encoder_input
+    expected = host.encoder_input.to_dense() if sparse_input else host.encoder_input
+    np.testing.assert_allclose(dense, expected, rtol=1e-5, atol=1e-7)
+    if with_missing:
+        np.testing.assert_array_equal(resident.mask, host.mask)
+    else:
+        assert resident.mask is None and host.mask is None

@@ -207,8 +207,20 @@ class MatrixView:
             sparse_input=self.sparse_input,
         )
 
+    def keep_on(self, device: torch.device | str) -> None:
+        """Keep the matrix on ``device`` and gather every batch for it there (see ``_device``).
+
+        Needs a zero-preserving value map (no shift).
+        """
+        from ._device import DeviceRows
+
+        self.resident = DeviceRows(self, device)
+
     def batch(self, index: np.ndarray, device: torch.device | str = "cpu") -> SideBatch:
         """Densify the items at ``index`` and move them to ``device``."""
+        resident = getattr(self, "resident", None)
+        if resident is not None and resident.device == torch.device(device):
+            return resident.batch(index)
         index = np.asarray(index, dtype=np.int64)
         if self.is_sparse_map:
             # Transform the stored entries only, then densify the minibatch once.

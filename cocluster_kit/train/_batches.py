@@ -9,7 +9,8 @@ from collections.abc import Iterator
 import numpy as np
 import torch
 
-from ..data import CoclusterData, sample_block_cells
+from ..data import CoclusterData, MatrixView, sample_block_cells
+from ..data._device import fits_on_device
 from ..module import TrainingBatch
 from ._parallel import Shard
 
@@ -61,6 +62,9 @@ class BatchSampler:
         self.data = data
         self.precision = precision
         self.shard = Shard() if shard is None else shard
+        for view in (data.rows, data.columns):
+            if isinstance(view, MatrixView) and fits_on_device(view, device):
+                view.keep_on(device)  # batches are gathered on the GPU, not copied over
         self.row_batch_size = min(row_batch_size, data.rows.n_items)
         self.col_batch_size = min(col_batch_size, data.columns.n_items)
         self.n_cells = n_cells
