@@ -211,28 +211,6 @@ def test_mi_variants_and_unequal_cluster_counts(small_checkerboard):
         fit_small(X, 3, 2, mi="deepcc")
 
 
-def test_column_sketch_path_finds_column_clusters():
-    from sklearn.datasets import make_checkerboard
-    from sklearn.metrics import adjusted_rand_score
-
-    X, _, _ = make_checkerboard((300, 60), (3, 3), noise=5, random_state=1)
-    truth = np.argmax(make_checkerboard((300, 60), (3, 3), noise=5, random_state=1)[2], 0)
-    # 95 epochs with a 75-epoch warm-up: the length this test trained for while early stopping
-    # always fired 20 epochs after warm-up (the default budget is 750 epochs here).
-    sketched = ckit.CoclusterVAE(
-        3,
-        3,
-        random_state=0,
-        progress=False,
-        sketch_threshold=100,
-        sketch_size=64,
-        max_epochs=95,
-        warmup_epochs=75,
-    ).fit(X)
-    assert sketched.data_.uses_sketch and sketched.data_.columns.n_features == 64
-    assert adjusted_rand_score(truth, sketched.column_labels_) >= 0.9
-
-
 def test_callbacks_and_progress_switch(capsys, small_checkerboard):
     seen = []
     fit_small(small_checkerboard[0], callbacks=[seen.append])
@@ -298,4 +276,3 @@ def test_cell_scores_refuse_missing_cells(small_checkerboard):
     with pytest.raises(ValueError, match="impute"):
         model.cell_scores(X, rows=[0], columns=[0])
     assert len(model.cell_scores(X, rows=[1], columns=[0])) == 1
-

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import scipy.sparse as sp
+import torch
 
 from ..nn import COUNT_LIKELIHOODS
 from ._views import MatrixView, SketchView, column_sketch
@@ -42,6 +43,8 @@ class CoclusterData:
         Resolved encoder-input transform (see :class:`MatrixView`).
     sketch_threshold, sketch_size, seed
         The column side reads a random sketch once ``n > sketch_threshold`` (METHOD.md §3).
+    device
+        Where the sketch's chunk products run (CUDA is much faster for large ``n``).
     """
 
     def __init__(
@@ -54,6 +57,7 @@ class CoclusterData:
         sketch_threshold: int = 20_000,
         sketch_size: int = 2048,
         seed: int = 0,
+        device: torch.device | str = "cpu",
     ) -> None:
         self.shape = matrix.shape
         self.likelihood = likelihood
@@ -72,7 +76,9 @@ class CoclusterData:
         self.uses_sketch = matrix.shape[0] > sketch_threshold
         if self.uses_sketch:
             self.columns = SketchView(
-                column_sketch(self.rows, size=min(sketch_size, matrix.shape[0]), seed=seed)
+                column_sketch(
+                    self.rows, size=min(sketch_size, matrix.shape[0]), seed=seed, device=device
+                )
             )
         else:
             transposed = matrix.T.tocsr()

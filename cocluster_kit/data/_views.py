@@ -15,6 +15,23 @@ import torch
 
 INPUT_TRANSFORMS = ("tfidf", "standardize", "none")
 
+SPARSE_INPUT_DENSITY = 0.05
+"""Largest share of stored entries at which the encoders read sparse minibatches (measured in
+``benchmarks/speed.py``: the sparse first layer is faster below it on CPU)."""
+
+
+def _sparse_tensor(rows: sp.csr_matrix, device: torch.device | str) -> torch.Tensor:
+    """A coalesced COO tensor of a CSR matrix (sorted, no duplicates), on ``device``."""
+    if not rows.has_sorted_indices:
+        rows = rows.sorted_indices()
+    coo_rows = np.repeat(np.arange(rows.shape[0]), np.diff(rows.indptr))
+    indices = torch.as_tensor(np.vstack([coo_rows, rows.indices]).astype(np.int64))
+    values = torch.as_tensor(rows.data.astype(np.float32, copy=False))
+    tensor = torch.sparse_coo_tensor(
+        indices, values, rows.shape, is_coalesced=True, check_invariants=False
+    )
+    return tensor.to(device)
+
 
 @dataclass
 class SideBatch:
@@ -32,6 +49,10 @@ class SideBatch:
         True where the entry is observed, or None when everything is.
     offset
         Library sizes for count likelihoods, ``(b,)``, or None.
+    noise_window
+        ``(start, global size)`` when these items are one process's share of a larger batch
+        (data-parallel training): the encoder noise is drawn for the whole batch and this
+        window kept, so the shares together see the noise one process would. None otherwise.
     """
 
     index: torch.Tensor
@@ -39,6 +60,7 @@ class SideBatch:
     target: torch.Tensor
     mask: torch.Tensor | None
     offset: torch.Tensor | None
+    noise_window: tuple[int, int] | None = None
 
 
 def _per_axis(values: np.ndarray | None, shape: tuple[int, int]) -> np.ndarray | None:
@@ -70,6 +92,10 @@ class MatrixView:
     idf
         Inverse document frequencies to use (new data is read with the training ones);
         computed from ``matrix`` when None.
+    sparse_input
+        Hand the encoder a sparse (COO) minibatch when the value map keeps zeros at zero;
+        the first layer then multiplies it with ``torch.sparse.mm``. ``"auto"``: when at most
+        :data:`SPARSE_INPUT_DENSITY` of the entries are stored.
     """
 
     def __init__(
@@ -81,6 +107,7 @@ class MatrixView:
         feature_shift: np.ndarray | None = None,
         feature_scale: np.ndarray | None = None,
         idf: np.ndarray | None = None,
+        sparse_input: bool | str = "auto",
     ) -> None:
         self.matrix = matrix
         self.missing = missing
@@ -90,6 +117,10 @@ class MatrixView:
         self.feature_scale = _per_axis(feature_scale, (1, n_features))
         self.idf = inverse_document_frequency(matrix, missing) if idf is None else idf
         self.library = np.asarray(matrix.sum(axis=1), dtype=np.float32).ravel()
+        if sparse_input == "auto":
+            density = matrix.nnz / max(1, matrix.shape[0] * n_features)
+            sparse_input = density <= SPARSE_INPUT_DENSITY
+        self.sparse_input = bool(sparse_input) and self.is_sparse_map
 
     @property
     def n_items(self) -> int:
@@ -105,6 +136,22 @@ class MatrixView:
     def n_input(self) -> int:
         """Width of the encoder input."""
         return self.n_features
+
+    @property
+    def is_sparse_map(self) -> bool:
+        """Whether the value map keeps zeros at zero (no shift), so rows can stay sparse."""
+        return self.feature_shift is None
+
+    def scaled_rows(self, index: np.ndarray) -> sp.csr_matrix:
+        """The affine-scaled values of the items at ``index`` as CSR (needs no shift).
+
+        Missing entries are not stored in the matrix, so they are zero here as in
+        :meth:`target_values`.
+        """
+        rows = self.matrix[index].astype(np.float32)
+        if self.feature_scale is not None:
+            rows = sp.csr_matrix(rows.multiply(1.0 / self.feature_scale))
+        return rows
 
     def target_values(self, index: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
         """Dense affine-scaled values and observed-mask of the items at ``index``."""
@@ -127,6 +174,17 @@ class MatrixView:
         norm = np.linalg.norm(weighted, axis=1, keepdims=True)
         return weighted / np.maximum(norm, 1e-12)
 
+    def sparse_encoder_values(self, rows: sp.csr_matrix) -> sp.csr_matrix:
+        """:meth:`encoder_values` of sparse scaled rows, computed on the stored entries only."""
+        if self.input_transform != "tfidf":
+            return rows
+        weighted = rows.copy()
+        weighted.data = np.log1p(np.clip(weighted.data, 0.0, None)) * self.idf[weighted.indices]
+        norm = np.sqrt(np.asarray(weighted.multiply(weighted).sum(axis=1)).ravel())
+        inverse = (1.0 / np.maximum(norm, 1e-12)).astype(np.float32)
+        weighted.data *= np.repeat(inverse, np.diff(weighted.indptr))
+        return weighted
+
     def like(self, matrix: sp.csr_matrix, missing: sp.csr_matrix | None) -> MatrixView:
         """A view of new items read with this view's feature scaling and idf."""
         return MatrixView(
@@ -136,16 +194,40 @@ class MatrixView:
             feature_shift=self.feature_shift,
             feature_scale=self.feature_scale,
             idf=self.idf,
+            sparse_input=self.sparse_input,
         )
+
+    def keep_on(self, device: torch.device | str) -> None:
+        """Keep the matrix on ``device`` and gather every batch for it there (see ``_device``).
+
+        Needs a zero-preserving value map (no shift).
+        """
+        from ._device import DeviceRows
+
+        self.resident = DeviceRows(self, device)
 
     def batch(self, index: np.ndarray, device: torch.device | str = "cpu") -> SideBatch:
         """Densify the items at ``index`` and move them to ``device``."""
+        resident = getattr(self, "resident", None)
+        if resident is not None and resident.device == torch.device(device):
+            return resident.batch(index)
         index = np.asarray(index, dtype=np.int64)
-        values, observed = self.target_values(index)
-        encoder_input = self.encoder_values(values)
+        if self.is_sparse_map:
+            # Transform the stored entries only, then densify the minibatch once.
+            rows = self.scaled_rows(index)
+            values = rows.toarray()
+            encoded = self.sparse_encoder_values(rows)
+            if self.sparse_input and torch.device(device).type != "mps":
+                encoder_input = _sparse_tensor(encoded, device)
+            else:
+                encoder_input = torch.as_tensor(encoded.toarray(), device=device)
+            observed = None if self.missing is None else ~self.missing[index].toarray()
+        else:
+            values, observed = self.target_values(index)
+            encoder_input = torch.as_tensor(self.encoder_values(values), device=device)
         return SideBatch(
             index=torch.as_tensor(index, device=device),
-            encoder_input=torch.as_tensor(encoder_input, device=device),
+            encoder_input=encoder_input,
             target=torch.as_tensor(values, device=device),
             mask=None if observed is None else torch.as_tensor(observed, device=device),
             offset=torch.as_tensor(self.library[index], device=device),
@@ -195,21 +277,61 @@ class SketchView:
         )
 
 
-def column_sketch(rows: MatrixView, *, size: int, seed: int, chunk_rows: int = 2048) -> np.ndarray:
+def column_sketch(
+    rows: MatrixView,
+    *,
+    size: int,
+    seed: int,
+    chunk_rows: int = 2048,
+    device: torch.device | str = "cpu",
+) -> np.ndarray:
     """Compute ``T(X)^T R / sqrt(p)`` in one streaming pass over row chunks.
 
     ``T`` is the row view's value map: its affine scaling, and ``log1p`` for count and
     binary data (views in ``tfidf`` mode), so that a few large counts do not dominate the
     sketch. ``R`` is an ``n x p`` random sign matrix generated chunk by chunk from ``seed``.
+
+    Each chunk is multiplied as a sparse matrix (cost ``nnz x p``); a per-feature shift
+    (standardised Gaussian data) is applied afterwards through the column sums of ``R`` over
+    the observed entries, so no chunk is densified. Only a view whose map is neither sparse
+    nor affine-per-feature (a shift combined with ``log1p``) falls back to dense chunks of
+    ``chunk_rows x m``. Memory: the ``m x p`` result plus one chunk. On a CUDA ``device``
+    the chunk products run there (``torch.sparse.mm``, float32 accumulation); ``R`` is the
+    same, generated on the host.
     """
     n_items, n_features = rows.n_items, rows.n_features
     sketch = np.zeros((n_features, size), dtype=np.float64)
+    shift = rows.feature_shift
+    affine = shift is None or rows.input_transform != "tfidf"
+    observed_signs = np.zeros((n_features, size), dtype=np.float64) if shift is not None else None
+    on_device = torch.device(device).type == "cuda"
+    device_sketch = torch.zeros((n_features, size), device=device) if on_device else None
     for chunk_number, start in enumerate(range(0, n_items, chunk_rows)):
         index = np.arange(start, min(start + chunk_rows, n_items))
-        values, _ = rows.target_values(index)
-        if rows.input_transform == "tfidf":
-            values = np.log1p(np.clip(values, 0.0, None))
         generator = np.random.default_rng([seed, chunk_number])
         signs = generator.integers(0, 2, size=(len(index), size), dtype=np.int8) * 2 - 1
-        sketch += values.T.astype(np.float64) @ signs.astype(np.float64)
+        if not affine:
+            values, _ = rows.target_values(index)
+            values = np.log1p(np.clip(values, 0.0, None))  # tfidf mode (see ``affine``)
+            sketch += values.T.astype(np.float64) @ signs.astype(np.float64)
+            continue
+        scaled = rows.scaled_rows(index)
+        if rows.input_transform == "tfidf":
+            scaled.data = np.log1p(np.clip(scaled.data, 0.0, None))
+        if device_sketch is not None:
+            chunk = _sparse_tensor(scaled, device).t()
+            device_sketch += torch.sparse.mm(chunk, torch.as_tensor(signs, device=device).float())
+        else:
+            sketch += np.asarray(scaled.T @ signs.astype(np.float64))
+        if observed_signs is not None:
+            # sum over observed rows of R: all rows, less the missing ones
+            observed_signs += signs.sum(axis=0, dtype=np.float64)
+            if rows.missing is not None:
+                missing = rows.missing[index].T.astype(np.float64)
+                observed_signs -= np.asarray(missing @ signs.astype(np.float64))
+    if device_sketch is not None:
+        sketch += device_sketch.double().cpu().numpy()
+    if observed_signs is not None:
+        scale = 1.0 if rows.feature_scale is None else rows.feature_scale.reshape(-1, 1)
+        sketch -= shift.reshape(-1, 1).astype(np.float64) / scale * observed_signs
     return (sketch / np.sqrt(size)).astype(np.float32)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from ._benchmarks import BENCHMARKS, DATA_DIR_ENV, Benchmark, data_dir, load_benchmark
 from ._examples import pbmc68k_reduced
 from ._reuters import CACHE_DIR_ENV, cache_dir, reuters_r8
-from ._synthetic import make_coclusters
+from ._synthetic import make_coclusters, make_sparse_coclusters
 
 __all__ = [
     "BENCHMARKS",
@@ -16,6 +16,7 @@ __all__ = [
     "data_dir",
     "load_benchmark",
     "make_coclusters",
+    "make_sparse_coclusters",
     "pbmc68k_reduced",
     "reuters_r8",
 ]

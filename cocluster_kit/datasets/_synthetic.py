@@ -1,4 +1,4 @@
-"""``make_coclusters``: a seeded matrix with planted row and column clusters."""
+"""``make_coclusters`` and ``make_sparse_coclusters``: seeded matrices with planted co-clusters."""
 
 from __future__ import annotations
 
@@ -150,3 +150,70 @@ def _with_sparse_missing(X: sp.csr_matrix, rows: np.ndarray, cols: np.ndarray) -
     result = (kept + nan_entries).tocsr()
     result.sort_indices()
     return result
+
+
+def make_sparse_coclusters(
+    shape: tuple[int, int],
+    n_row_clusters: int,
+    n_col_clusters: int,
+    *,
+    nnz_per_row: int = 50,
+    signal: float = 0.8,
+    random_state: int | np.random.Generator | None = None,
+) -> tuple[sp.csr_matrix, np.ndarray, np.ndarray]:
+    """A large, very sparse count matrix with planted co-clusters (for speed benchmarks).
+
+    Unlike :func:`make_coclusters` (whose every entry has a positive rate), the cost here is
+    ``O(n_rows * nnz_per_row)``, so ``10^6 x 2 * 10^4`` matrices take seconds. Row cluster
+    ``r`` prefers column cluster ``r mod L``: each of a row's ``nnz_per_row`` draws lands on
+    a uniform column of that cluster with probability ``signal``, else on any column; values
+    are ``1 + Poisson(2)``, and repeated draws add up.
+
+    Parameters
+    ----------
+    shape
+        ``(n_rows, n_cols)``.
+    n_row_clusters, n_col_clusters
+        ``K`` and ``L``.
+    nnz_per_row
+        Draws per row (the stored entries per row, less repeats).
+    signal
+        Share of the draws that land in the row's preferred column cluster, in ``[0, 1]``.
+    random_state
+        Seed or numpy generator.
+
+    Returns
+    -------
+    X : scipy.sparse.csr_matrix
+        ``float32`` counts.
+    row_labels, column_labels : numpy.ndarray
+        Planted clusters, int64.
+    """
+    n_rows = _check_count("shape[0]", shape[0])
+    n_cols = _check_count("shape[1]", shape[1])
+    k = _check_count("n_row_clusters", n_row_clusters, n_rows)
+    l_ = _check_count("n_col_clusters", n_col_clusters, n_cols)
+    draws = _check_count("nnz_per_row", nnz_per_row)
+    if not 0.0 <= signal <= 1.0:
+        raise ValueError(f"signal={signal!r} must be in [0, 1].")
+    rng = np.random.default_rng(random_state)
+    row_labels = _balanced_labels(n_rows, k, rng).astype(np.int64)
+    column_labels = _balanced_labels(n_cols, l_, rng).astype(np.int64)
+    members = [np.flatnonzero(column_labels == c) for c in range(l_)]
+    chunks = []
+    step = max(1, _CHUNK_ENTRIES // draws)
+    for start in range(0, n_rows, step):
+        rows = np.arange(start, min(start + step, n_rows))
+        preferred = np.repeat(row_labels[rows] % l_, draws)
+        columns = rng.integers(0, n_cols, preferred.size)
+        in_cluster = rng.random(preferred.size) < signal
+        for c in range(l_):
+            chosen = in_cluster & (preferred == c)
+            columns[chosen] = members[c][rng.integers(0, members[c].size, int(chosen.sum()))]
+        values = (1.0 + rng.poisson(2.0, preferred.size)).astype(np.float32)
+        chunk = sp.csr_matrix(
+            (values, (np.repeat(rows - start, draws), columns)), shape=(rows.size, n_cols)
+        )
+        chunk.sum_duplicates()
+        chunks.append(chunk)
+    return sp.vstack(chunks, format="csr"), row_labels, column_labels

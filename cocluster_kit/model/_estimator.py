@@ -117,7 +117,12 @@ class CoclusterVAE(FittedMixin, BaseEstimator):
         Columns are read through a random sketch of width ``sketch_size`` once there are more
         than ``sketch_threshold`` rows (METHOD.md §3).
     device
-        ``"auto"`` (CUDA → MPS → CPU), ``"cpu"``, ``"cuda"``, ``"mps"``.
+        ``"auto"`` (CUDA → MPS → CPU), ``"cpu"``, ``"cuda"``, ``"mps"``. Minibatches are moved
+        to it; the matrix stays sparse in host memory.
+    precision
+        ``"32"`` (float32) or ``"bf16"``: bf16 autocast of the training forward pass on CUDA
+        (the likelihoods' softmax and log-gamma stay float32, as autocast keeps them). On
+        other devices ``"bf16"`` logs a warning and trains in float32.
     progress
         Show a progress bar while training.
     random_state
@@ -165,6 +170,7 @@ class CoclusterVAE(FittedMixin, BaseEstimator):
         sketch_threshold: int = 20_000,
         sketch_size: int = 2048,
         device: str = "auto",
+        precision: str = "32",
         progress: bool = True,
         random_state: int | None = None,
         callbacks: Sequence | None = None,
@@ -205,6 +211,7 @@ class CoclusterVAE(FittedMixin, BaseEstimator):
         self.sketch_threshold = sketch_threshold
         self.sketch_size = sketch_size
         self.device = device
+        self.precision = precision
         self.progress = progress
         self.random_state = random_state
         self.callbacks = callbacks
@@ -313,7 +320,7 @@ class CoclusterVAE(FittedMixin, BaseEstimator):
 
     def _check_params(self, shape: tuple[int, int]) -> None:
         from ..module import ESTIMATORS, MI_VARIANTS, PRIOR_GRADIENTS
-        from ..train import MIXTURE_INITS
+        from ..train import MIXTURE_INITS, PRECISIONS
 
         n_rows, n_cols = shape
         n_col_clusters = self.n_row_clusters if self.n_col_clusters is None else self.n_col_clusters
@@ -333,6 +340,7 @@ class CoclusterVAE(FittedMixin, BaseEstimator):
             "prior_gradient": PRIOR_GRADIENTS,
             "mi": ("auto", *MI_VARIANTS, "none"),
             "mixture_init": MIXTURE_INITS,
+            "precision": PRECISIONS,
         }
         for name, allowed in choices.items():
             if getattr(self, name) not in allowed:

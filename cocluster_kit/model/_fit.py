@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 import numpy as np
 import pandas as pd
 import torch
@@ -13,11 +15,14 @@ from ..train import (
     Checkpointer,
     TrainingError,
     TrainingPlan,
+    _parallel,
     encode_view,
     fit_module,
     resolve_epochs,
 )
 from ._validation import PreparedMatrix
+
+logger = logging.getLogger("cocluster_kit")
 
 # Step budgets behind the default epoch counts (small matrices get more epochs, not fewer steps).
 PRETRAIN_STEPS = 600
@@ -48,6 +53,14 @@ def resolve_mi_weight(mi: str, mi_weight: float | None, likelihood: str) -> floa
     if mi_weight is None:
         return DEFAULT_MI_WEIGHTS[resolve_mi(mi, likelihood)]
     return float(mi_weight)
+
+
+def resolve_precision(precision: str, device: torch.device) -> str:
+    """``"bf16"`` only on CUDA; elsewhere float32, with a warning."""
+    if precision == "bf16" and device.type != "cuda":
+        logger.warning("precision='bf16' needs a CUDA device; training on %s in float32", device)
+        return "32"
+    return precision
 
 
 def module_config(estimator, data: CoclusterData, n_col_clusters: int) -> dict:
@@ -94,6 +107,12 @@ def fit_estimator(
     estimator fitted with the best weights seen, then is raised again.
     """
     n_col_clusters = estimator.n_col_clusters or estimator.n_row_clusters
+    shard, device = _parallel.start(device)
+    if checkpoint is not None and shard.world_size > 1:
+        raise ValueError(
+            "checkpoint_dir is not supported under torchrun (data-parallel training) yet; "
+            "drop checkpoint_dir or train in one process."
+        )
     data = CoclusterData(
         prepared.matrix,
         prepared.missing,
@@ -102,6 +121,7 @@ def fit_estimator(
         sketch_threshold=estimator.sketch_threshold,
         sketch_size=estimator.sketch_size,
         seed=seed,
+        device=device,
     )
     devices = [device.index or 0] if device.type == "cuda" else []
     with torch.random.fork_rng(devices=devices):
@@ -115,6 +135,8 @@ def fit_estimator(
             n_cells=estimator.n_cells if config["joint"] else 0,
             seed=seed,
             device=device,
+            precision=resolve_precision(estimator.precision, device),
+            shard=shard,
         )
         max_epochs, pretrain_epochs, warmup_epochs = resolve_epochs(
             sampler.steps_per_epoch,
@@ -144,6 +166,7 @@ def fit_estimator(
         if checkpoint is not None:
             checkpoint.seed = seed
         failure = None
+        parallel = _parallel.wrap(module, shard, device)
         try:
             history = fit_module(
                 module,
@@ -153,12 +176,16 @@ def fit_estimator(
                 progress=estimator.progress,
                 callbacks=list(estimator.callbacks or ()),
                 checkpoint=checkpoint,
+                parallel=parallel,
             )
         except TrainingError as error:
             if error.best_epoch is None:
                 raise
             history, failure = error.history, error
+        finally:
+            _parallel.unwrap(module)
     module.eval()
+    estimator.world_size_ = shard.world_size
     row_mean, _ = encode_view(module.rows, data.rows, device)
     col_mean, _ = encode_view(module.columns, data.columns, device)
     if failure is not None and not (np.isfinite(row_mean).all() and np.isfinite(col_mean).all()):

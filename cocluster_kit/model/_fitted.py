@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from ._validation import drop_entries, prepare_matrix
+from ._validation import prepare_matrix
 
 
 class NotFittedError(ValueError, AttributeError):
@@ -113,7 +113,8 @@ class FittedMixin:
         ----------
         X
             Rows over the fitted columns (the training matrix or new rows): dense array,
-            DataFrame or scipy sparse matrix, NaN where missing.
+            DataFrame or scipy sparse matrix, NaN where missing (in a sparse matrix: stored
+            NaN entries).
         mask
             Optional boolean array or sparse matrix, ``True`` where an entry is missing
             (as in ``fit``); those entries are filled whatever ``X`` holds there.
@@ -124,31 +125,13 @@ class FittedMixin:
             A copy of ``X`` (float64; dense for dense input and DataFrames, CSR for sparse
             input) whose missing entries hold the model's expected value, on the original
             scale (counts for count data, probabilities for binary data). Observed entries
-            are unchanged. Only the rows with a missing entry are decoded; nothing of size
-            ``n x m`` is built for sparse input.
+            are unchanged. Only the rows with a missing entry are decoded, a batch at a time;
+            nothing of size ``n x m`` is built for sparse input.
         """
-        import scipy.sparse as sp
-
-        from ._inference import decoder_means
+        from ._inference import impute_missing
 
         view, prepared = self._row_view(X, mask)
-        if sp.issparse(X):
-            filled = sp.csr_matrix(X, dtype=np.float64, copy=True)
-        else:
-            filled = np.array(np.ma.getdata(X) if np.ma.isMaskedArray(X) else X, dtype=np.float64)
-        if prepared.missing is None:
-            return filled
-        missing = prepared.missing.tocoo()
-        rows_with_missing = np.unique(missing.row)
-        expected = decoder_means(self, view, rows_with_missing)
-        values = expected[np.searchsorted(rows_with_missing, missing.row), missing.col]
-        if sp.issparse(filled):
-            filled.sum_duplicates()
-            drop_entries(filled, prepared.missing)  # observed values stay exactly as given
-            imputed = sp.csr_matrix((values, (missing.row, missing.col)), shape=filled.shape)
-            return (filled + imputed).tocsr()
-        filled[missing.row, missing.col] = values
-        return filled
+        return impute_missing(self, X, view, prepared.missing)
 
     def cell_scores(self, X, rows=None, columns=None, *, mask=None):
         """Cell-level block labels and anomaly scores (METHOD.md §6).

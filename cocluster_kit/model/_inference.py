@@ -2,22 +2,31 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import numpy as np
 import pandas as pd
+import scipy.sparse as sp
 import torch
 
-from ._validation import prepare_matrix
+from ._validation import drop_entries, prepare_matrix
 
 
 @torch.no_grad()
-def decoder_means(estimator, view, index: np.ndarray, batch_size: int = 512) -> np.ndarray:
-    """Expected value of every feature of the rows at ``index``, on the data's own scale."""
+def iter_decoder_means(
+    estimator, view, index: np.ndarray, batch_size: int = 512
+) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """Expected values of every feature of the rows at ``index``, one batch at a time.
+
+    Yields ``(rows, values)``: a slice of ``index`` and its ``(len(rows), m)`` decoder means
+    on the data's own scale. Only one batch of rows is ever dense.
+    """
     module = estimator.module_
     side = module.rows
     device = next(module.parameters()).device
-    out = []
     for start in range(0, len(index), batch_size):
-        batch = view.batch(index[start : start + batch_size], device)
+        rows = index[start : start + batch_size]
+        batch = view.batch(rows, device)
         mean, _ = side.encoder(batch.encoder_input)
         raw = side.decode(side.scale * mean)
         if estimator.likelihood_ in ("poisson", "negative_binomial", "multinomial"):
@@ -28,11 +37,50 @@ def decoder_means(estimator, view, index: np.ndarray, batch_size: int = 512) -> 
             values = composition * expected_total.unsqueeze(-1)
         else:
             values = side.likelihood.mean(raw)
-        out.append(values.cpu().numpy().astype(np.float64))
-    values = np.concatenate(out) if out else np.zeros((0, view.n_features))
-    if view.feature_scale is not None:
-        values = values * view.feature_scale + view.feature_shift
-    return values
+        values = values.cpu().numpy().astype(np.float64)
+        if view.feature_scale is not None:
+            values = values * view.feature_scale + view.feature_shift
+        yield rows, values
+
+
+def decoder_means(estimator, view, index: np.ndarray, batch_size: int = 512) -> np.ndarray:
+    """Expected value of every feature of the rows at ``index``, ``(len(index), m)``."""
+    parts = [values for _, values in iter_decoder_means(estimator, view, index, batch_size)]
+    return np.concatenate(parts) if parts else np.zeros((0, view.n_features))
+
+
+def impute_missing(estimator, X, view, missing) -> np.ndarray | sp.csr_matrix:
+    """``X`` with its missing entries replaced by the decoder means (see ``impute``).
+
+    Dense input gives a dense float64 copy; sparse input a CSR copy whose missing entries
+    (stored NaN or masked) hold the expected values while observed entries stay exactly as
+    given. Rows are decoded a batch at a time, so nothing of size ``n x m`` is built for
+    sparse data.
+    """
+    if sp.issparse(X):
+        filled = sp.csr_matrix(X, dtype=np.float64, copy=True)
+        filled.sum_duplicates()
+    else:
+        filled = np.array(np.ma.getdata(X) if np.ma.isMaskedArray(X) else X, dtype=np.float64)
+    if missing is None:
+        return filled
+    missing = sp.csr_matrix(missing)
+    rows_with_missing = np.unique(missing.nonzero()[0])
+    cell_rows, cell_columns, values = [], [], []
+    for rows, expected in iter_decoder_means(estimator, view, rows_with_missing):
+        for position, row in enumerate(rows):
+            columns = missing[row].indices
+            cell_rows.append(np.full(len(columns), row))
+            cell_columns.append(columns)
+            values.append(expected[position, columns])
+    cell_rows, cell_columns = np.concatenate(cell_rows), np.concatenate(cell_columns)
+    values = np.concatenate(values)
+    if sp.issparse(filled):
+        drop_entries(filled, missing)  # observed values stay exactly as given
+        imputed = sp.csr_matrix((values, (cell_rows, cell_columns)), shape=filled.shape)
+        return (filled + imputed).tocsr()
+    filled[cell_rows, cell_columns] = values
+    return filled
 
 
 @torch.no_grad()

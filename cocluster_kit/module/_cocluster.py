@@ -222,6 +222,7 @@ class CoclusterModule(nn.Module):
             mask=batch.mask,
             offset=batch.offset,
             critic_input=batch.encoder_input,
+            noise_window=batch.noise_window,
             **phase.side_options(),
         )
 

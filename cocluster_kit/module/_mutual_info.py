@@ -15,6 +15,8 @@ Three variants share one moving-average mechanism:
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 from torch import nn
 
@@ -27,6 +29,28 @@ def mutual_information(table: torch.Tensor, eps: float = 1e-10) -> torch.Tensor:
     row = joint.sum(1, keepdim=True)
     column = joint.sum(0, keepdim=True)
     return (joint * (torch.log(joint + eps) - torch.log(row @ column + eps))).sum()
+
+
+def _identity(tensor: torch.Tensor) -> torch.Tensor:
+    return tensor
+
+
+def block_information(
+    values: torch.Tensor,
+    total: torch.Tensor,
+    reduce: Callable[[torch.Tensor], torch.Tensor] = _identity,
+    eps: float = 1e-10,
+) -> torch.Tensor:
+    """``I(P)`` of the block ``P = values / total`` whose rows may be split over processes.
+
+    ``reduce`` sums a tensor over the processes (identity in one process), so the column
+    marginals and the result cover the whole block while each process holds only its rows.
+    In one process this is :func:`mutual_information` of ``values / total``.
+    """
+    joint = values / total.clamp_min(eps)
+    row = joint.sum(1, keepdim=True)
+    column = reduce(joint.sum(0, keepdim=True))
+    return reduce((joint * (torch.log(joint + eps) - torch.log(row @ column + eps))).sum())
 
 
 class MutualInformationLoss(nn.Module):
@@ -61,6 +85,9 @@ class MutualInformationLoss(nn.Module):
             )
         self.variant = variant
         self.momentum = momentum
+        # Sums a tensor over the processes of data-parallel training (differentiably); the
+        # identity in one process. Set by the training loop, never saved.
+        self.reduce: Callable[[torch.Tensor], torch.Tensor] = _identity
         # ``table``: P_hat (MI variants) or soft block sums (variance); ``counts``: soft block
         # sizes (variance only); ``data_information``: I(P), or the total sum of squares.
         self.register_buffer("table", torch.zeros(n_row_clusters, n_col_clusters))
@@ -101,30 +128,32 @@ class MutualInformationLoss(nn.Module):
         """
         present = torch.ones_like(block) if observed is None else observed.to(block.dtype)
         values = block * present
+        reduce = self.reduce  # every sum over the block's rows covers all processes' rows
         if self.variant == "variance":
             state = self._blend(
-                table=row_responsibilities.T @ values @ column_responsibilities,
-                counts=row_responsibilities.T @ present @ column_responsibilities,
-                data_information=(values**2).sum().detach(),
+                table=reduce(row_responsibilities.T @ values @ column_responsibilities),
+                counts=reduce(row_responsibilities.T @ present @ column_responsibilities),
+                data_information=reduce((values**2).sum().detach()),
             )
             kept = (state["table"] ** 2 / state["counts"].clamp_min(1e-6)).sum()
             return 1.0 - kept / state["data_information"].clamp_min(1e-10)
         if self.variant == "weighted":
-            data_table = values / values.sum().clamp_min(1e-10)
-            cluster_table = row_responsibilities.T @ data_table @ column_responsibilities
+            weights = values
+            total = reduce(values.sum())
+            cluster_table = reduce(row_responsibilities.T @ weights @ column_responsibilities)
         else:
-            soft_joint = row_responsibilities @ column_responsibilities.T
-            data_table = soft_joint / soft_joint.sum().clamp_min(1e-10)
+            weights = row_responsibilities @ column_responsibilities.T
+            total = reduce(weights.sum())
             row_hard = nn.functional.one_hot(
                 row_responsibilities.argmax(1), row_responsibilities.shape[1]
             ).to(block.dtype)
             column_hard = nn.functional.one_hot(
                 column_responsibilities.argmax(1), column_responsibilities.shape[1]
             ).to(block.dtype)
-            cluster_table = row_hard.T @ data_table @ column_hard
-        state = self._blend(
-            table=cluster_table, data_information=mutual_information(data_table).detach()
-        )
+            cluster_table = reduce(row_hard.T @ weights @ column_hard)
+        cluster_table = cluster_table / total.clamp_min(1e-10)
+        data_information = block_information(weights.detach(), total.detach(), reduce)
+        state = self._blend(table=cluster_table, data_information=data_information)
         ratio = mutual_information(state["table"]) / state["data_information"].clamp_min(1e-10)
         if self.variant == "deepcc":
             return torch.log1p(torch.abs(1.0 - ratio))

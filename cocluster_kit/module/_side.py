@@ -158,6 +158,7 @@ class MixtureVAE(nn.Module):
         n_samples: int = 1,
         kl_weight: float = 1.0,
         standard_prior: bool = False,
+        noise_window: tuple[int, int] | None = None,
     ) -> SideOutput:
         """Compute the side's loss for one batch of items.
 
@@ -185,10 +186,15 @@ class MixtureVAE(nn.Module):
             Warm-up weight on ``log p(z) - log q(z)`` (1 after warm-up).
         standard_prior
             Use ``N(0, I)`` instead of the mixture (pre-training).
+        noise_window
+            ``(start, global size)``: draw the noise for a batch of ``global size`` items and
+            keep rows ``start ..`` (this process's share under data-parallel training).
         """
         mean, log_var = self.encoder(encoder_input)
         std = torch.exp(0.5 * log_var)
-        noise = torch.randn((n_samples, *mean.shape), dtype=mean.dtype, device=mean.device)
+        start, size = (0, mean.shape[0]) if noise_window is None else noise_window
+        noise = torch.randn((n_samples, size, mean.shape[1]), dtype=mean.dtype, device=mean.device)
+        noise = noise[:, start : start + mean.shape[0]]
         z = mean + std * noise
         scale_offset = (self.scale - 1.0) * mean if self.scale_raw is not None else 0.0
 

@@ -31,6 +31,29 @@ def _masked(values: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
     )
 
 
+def _sum_over_nonzero(target: torch.Tensor, mask: torch.Tensor | None, term) -> torch.Tensor:
+    """``sum_j term(x_j, j)`` over the observed nonzero entries of each item.
+
+    For terms that vanish at ``x = 0`` (``lgamma(x + 1)``, ``lgamma(x + theta) -
+    lgamma(theta)``): evaluated on the nonzero entries only, which on sparse data is a small
+    share of the minibatch. ``term`` receives the nonzero values and their feature indices.
+    """
+    keep = target != 0 if mask is None else (target != 0) & mask
+    position = keep.nonzero(as_tuple=True)
+    values = term(target[position], position[-1])
+    flat_item = position[0]
+    for axis in range(1, target.dim() - 1):
+        flat_item = flat_item * target.shape[axis] + position[axis]
+    n_items = target[..., 0].numel()
+    total = torch.zeros(n_items, dtype=values.dtype, device=target.device)
+    return total.index_add(0, flat_item, values).reshape(target.shape[:-1])
+
+
+def _log_factorial(target: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
+    """``sum_j log(x_j!)`` over the observed entries of each item (zeros add nothing)."""
+    return _sum_over_nonzero(target, mask, lambda value, _: torch.lgamma(value + 1.0))
+
+
 class Likelihood(nn.Module, abc.ABC):
     """Base class: a family of distributions over ``n_features`` values per item.
 
@@ -131,6 +154,13 @@ class Poisson(Likelihood):
 
     name = "poisson"
 
+    def log_prob(self, raw, target, mask=None, offset=None):  # noqa: D102
+        offset = _library(target, mask) if offset is None and self.link == "softmax" else offset
+        log_rate = self._log_rate(raw, mask, offset)
+        safe_log_rate = torch.nan_to_num(log_rate, neginf=0.0)
+        values = target * safe_log_rate - torch.exp(log_rate)
+        return _masked(values, mask) - _log_factorial(target, mask)
+
     def entry_log_prob(self, raw, target, mask=None, offset=None):  # noqa: D102
         offset = _library(target, mask) if offset is None and self.link == "softmax" else offset
         return _poisson_log_pmf(target, self._log_rate(raw, mask, offset))
@@ -148,12 +178,30 @@ class NegativeBinomial(Likelihood):
         super().__init__(n_features, link=link)
         self.log_inverse_dispersion = nn.Parameter(torch.full((n_features,), 2.0))
 
-    def entry_log_prob(self, raw, target, mask=None, offset=None):  # noqa: D102
+    def _parameters(self, raw, target, mask, offset):
+        """``log mu``, ``log theta``, ``theta`` and ``log(theta + mu)``."""
         offset = _library(target, mask) if offset is None and self.link == "softmax" else offset
         log_mu = torch.nan_to_num(self._log_rate(raw, mask, offset), neginf=-30.0)
         log_theta = self.log_inverse_dispersion.clamp(-10.0, 12.0)
-        theta = torch.exp(log_theta)
-        log_theta_mu = torch.logaddexp(log_theta, log_mu)
+        return log_mu, log_theta, torch.exp(log_theta), torch.logaddexp(log_theta, log_mu)
+
+    def log_prob(self, raw, target, mask=None, offset=None):  # noqa: D102
+        log_mu, log_theta, theta, log_theta_mu = self._parameters(raw, target, mask, offset)
+        values = theta * (log_theta - log_theta_mu) + target * (log_mu - log_theta_mu)
+        # lgamma(x + theta) - lgamma(theta) - lgamma(x + 1) vanishes at x = 0.
+        gamma_terms = _sum_over_nonzero(
+            target,
+            mask,
+            lambda value, feature: (
+                torch.lgamma(value + theta[feature])
+                - torch.lgamma(theta[feature])
+                - torch.lgamma(value + 1.0)
+            ),
+        )
+        return _masked(values, mask) + gamma_terms
+
+    def entry_log_prob(self, raw, target, mask=None, offset=None):  # noqa: D102
+        log_mu, log_theta, theta, log_theta_mu = self._parameters(raw, target, mask, offset)
         return (
             torch.lgamma(target + theta)
             - torch.lgamma(theta)
@@ -176,7 +224,7 @@ class Multinomial(Likelihood):
             raw = raw.masked_fill(~mask, float("-inf"))
         log_composition = torch.nan_to_num(torch.log_softmax(raw, dim=-1), neginf=0.0)
         total = _library(target, mask)
-        coefficient = torch.lgamma(total + 1.0) - _masked(torch.lgamma(target + 1.0), mask)
+        coefficient = torch.lgamma(total + 1.0) - _log_factorial(target, mask)
         return coefficient + _masked(target * log_composition, mask)
 
     def entry_log_prob(self, raw, target, mask=None, offset=None):  # noqa: D102

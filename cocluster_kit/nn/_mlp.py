@@ -38,8 +38,17 @@ class MLP(nn.Module):
         self.layers = nn.Sequential(*layers)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Map ``(..., n_input)`` to ``(..., n_output)``."""
-        return self.layers(x)
+        """Map ``(..., n_input)`` to ``(..., n_output)``.
+
+        A sparse (COO) ``(b, n_input)`` input goes through the first layer as
+        ``torch.sparse.mm`` (cost ``nnz x width`` instead of ``b x n_input x width``), with
+        the same result and gradients as its dense form.
+        """
+        if not x.is_sparse:
+            return self.layers(x)
+        first = self.layers[0]
+        h = torch.sparse.mm(x, first.weight.t()) + first.bias
+        return self.layers[1:](h)
 
 
 class GaussianEncoder(nn.Module):
@@ -69,6 +78,8 @@ class GaussianEncoder(nn.Module):
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Return the posterior mean and log-variance, each ``(..., n_latent)``."""
+        if self.trunk is None and x.is_sparse:
+            x = x.to_dense()  # no trunk: the heads read the (minibatch) input directly
         h = self.activation(self.trunk(x)) if self.trunk is not None else x
         # Log-variance kept in a range where exp() neither underflows nor overflows.
         return self.mean(h), self.log_var(h).clamp(-12.0, 8.0)

@@ -183,7 +183,7 @@ def result_params(model, fit_input: FitInput, seed: int) -> dict:
         likelihood=model.likelihood_,
         n_col_clusters=int(model.n_col_clusters or model.n_row_clusters),
         version=__version__,
-        world_size=1,
+        world_size=int(getattr(model, "world_size_", 1)),
     )
     return params
 

@@ -1,6 +1,6 @@
 """The training loop: batches, pre-training, mixture initialisation, early stopping."""
 
-from ._batches import BatchSampler
+from ._batches import PRECISIONS, BatchSampler, autocast
 from ._checkpoint import CHECKPOINT_FILE, Checkpointer, LoopState, fingerprint
 from ._loop import TrainingError, TrainingPlan, fit_module, resolve_epochs
 from ._mixture_init import MIXTURE_INITS, encode_view, fit_mixture, initialize_mixtures
@@ -8,11 +8,13 @@ from ._mixture_init import MIXTURE_INITS, encode_view, fit_mixture, initialize_m
 __all__ = [
     "CHECKPOINT_FILE",
     "MIXTURE_INITS",
+    "PRECISIONS",
     "BatchSampler",
     "Checkpointer",
     "LoopState",
     "TrainingError",
     "TrainingPlan",
+    "autocast",
     "encode_view",
     "fingerprint",
     "fit_mixture",

@@ -2,14 +2,26 @@
 
 from __future__ import annotations
 
+import contextlib
 import math
 from collections.abc import Iterator
 
 import numpy as np
 import torch
 
-from ..data import CoclusterData, sample_block_cells
+from ..data import CoclusterData, MatrixView, sample_block_cells
+from ..data._device import fits_on_device
 from ..module import TrainingBatch
+from ._parallel import Shard
+
+PRECISIONS = ("32", "bf16")
+
+
+def autocast(device: torch.device, precision: str) -> contextlib.AbstractContextManager:
+    """bf16 autocast on CUDA for ``precision="bf16"``; a no-op otherwise (float32)."""
+    if precision == "bf16" and torch.device(device).type == "cuda":
+        return torch.autocast(device_type="cuda", dtype=torch.bfloat16)
+    return contextlib.nullcontext()
 
 
 class BatchSampler:
@@ -27,6 +39,12 @@ class BatchSampler:
         Seeds the permutations and the cell sampler.
     device
         Where the batches go.
+    precision
+        ``"32"`` or ``"bf16"`` (bf16 autocast of the forward pass on CUDA; float32 elsewhere).
+    shard
+        This process's share of every row batch under data-parallel training: all ranks
+        draw the same global row and column batches (the row batch size is the global one)
+        and each keeps its contiguous part of the rows.
     """
 
     def __init__(
@@ -38,8 +56,15 @@ class BatchSampler:
         n_cells: int,
         seed: int,
         device: torch.device,
+        precision: str = "32",
+        shard: Shard | None = None,
     ) -> None:
         self.data = data
+        self.precision = precision
+        self.shard = Shard() if shard is None else shard
+        for view in (data.rows, data.columns):
+            if isinstance(view, MatrixView) and fits_on_device(view, device):
+                view.keep_on(device)  # batches are gathered on the GPU, not copied over
         self.row_batch_size = min(row_batch_size, data.rows.n_items)
         self.col_batch_size = min(col_batch_size, data.columns.n_items)
         self.n_cells = n_cells
@@ -96,8 +121,14 @@ class BatchSampler:
             )
 
     def make_batch(self, row_index: np.ndarray, col_index: np.ndarray) -> TrainingBatch:
-        """Densify the two batches and sample the cells of their block."""
-        rows = self.data.rows.batch(row_index, self.device)
+        """Densify the two batches and sample the cells of their block.
+
+        ``row_index`` is the global row batch; this process keeps its shard of it.
+        """
+        start, stop = self.shard.window(len(row_index))
+        rows = self.data.rows.batch(row_index[start:stop], self.device)
+        if self.shard.world_size > 1:
+            rows.noise_window = (start, len(row_index))
         columns = self.data.columns.batch(col_index, self.device)
         cells, cell_offset = None, None
         if self.n_cells > 0:

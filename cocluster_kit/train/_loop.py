@@ -14,9 +14,10 @@ import torch
 
 from ..data import CoclusterData
 from ..module import CoclusterModule, Phase
-from ._batches import BatchSampler
+from ._batches import BatchSampler, autocast
 from ._checkpoint import Checkpointer, LoopState
 from ._mixture_init import initialize_mixtures
+from ._parallel import average_terms
 
 logger = logging.getLogger("cocluster_kit")
 
@@ -83,19 +84,22 @@ def _run_epoch(
     sampler: BatchSampler,
     optimizer: torch.optim.Optimizer,
     phase: Phase,
+    parallel: torch.nn.Module | None = None,
 ) -> dict[str, float]:
     """One pass; returns the mean of every loss term (one device sync per epoch)."""
     module.train()
     sums: dict[str, torch.Tensor] = {}
     steps = 0
     for batch in sampler.epoch():
-        record = module(batch, phase)
+        with autocast(sampler.device, sampler.precision):
+            record = (module if parallel is None else parallel)(batch, phase)
         optimizer.zero_grad(set_to_none=True)
         record.total.backward()
         optimizer.step()
         for name, value in record.terms.items():
             sums[name] = sums[name] + value if name in sums else value.clone()
         steps += 1
+    sums = average_terms(sums, sampler.shard)  # every rank decides alike (early stopping)
     means = {name: float(value) / steps for name, value in sums.items()}
     if not math.isfinite(means["loss"]):
         raise TrainingError(
@@ -114,7 +118,7 @@ def _improves(objective: float, best: float, min_delta: float) -> bool:
     return math.isinf(best) or objective < best - min_delta * abs(best)
 
 
-def _pretrain(module, data, sampler, plan, state, record, save) -> None:
+def _pretrain(module, data, sampler, plan, state, record, save, parallel) -> None:
     """Plain-VAE pre-training (``N(0, I)`` prior) from ``state.epoch`` on, if still due."""
     if state.stage != "pretrain":
         return
@@ -124,7 +128,8 @@ def _pretrain(module, data, sampler, plan, state, record, save) -> None:
     phase = Phase(estimator="elbo", standard_prior=True, n_samples=1, cell_weight=plan.cell_weight)
     for epoch in range(state.epoch, plan.pretrain_epochs):
         started = time.perf_counter()
-        record(epoch, "pretrain", _run_epoch(module, sampler, optimizer, phase), started)
+        terms = _run_epoch(module, sampler, optimizer, phase, parallel)
+        record(epoch, "pretrain", terms, started)
         state.epoch = epoch + 1
         save(optimizer)
 
@@ -138,6 +143,7 @@ def fit_module(
     progress: bool = False,
     callbacks: Sequence[Callback] = (),
     checkpoint: Checkpointer | None = None,
+    parallel: torch.nn.Module | None = None,
 ) -> list[dict]:
     """Train ``module`` on ``data``; returns the per-epoch history.
 
@@ -145,7 +151,8 @@ def fit_module(
     estimator's surrogate) after the warm-up are restored at the end; a
     non-finite loss stops training with :class:`TrainingError` after restoring them.
     With a ``checkpoint``, training resumes from its saved state (if any) and saves into it
-    now and then, after the mixture initialisation and at the end.
+    now and then, after the mixture initialisation and at the end. ``parallel`` is the
+    ``DistributedDataParallel`` wrapper of ``module`` under torchrun.
     """
     from tqdm.auto import tqdm
 
@@ -173,7 +180,7 @@ def fit_module(
             checkpoint.save(state, module, optimizer, sampler, force=force)
 
     try:
-        _pretrain(module, data, sampler, plan, state, record, save)
+        _pretrain(module, data, sampler, plan, state, record, save, parallel)
         optimizer = _optimizer(module, plan)  # a new one for the full objective
         if state.optimizer_state is not None and state.stage == "train":
             optimizer.load_state_dict(state.optimizer_state)  # resumed during training
@@ -196,7 +203,7 @@ def fit_module(
                 critic_weight=plan.critic_weight,
                 cell_weight=plan.cell_weight,
             )
-            terms = _run_epoch(module, sampler, optimizer, phase)
+            terms = _run_epoch(module, sampler, optimizer, phase, parallel)
             weights = {"kl_weight": warm, "mi_weight": phase.mi_weight}
             record(plan.pretrain_epochs + epoch, "train", {**terms, **weights}, started)
             state.epoch = epoch + 1

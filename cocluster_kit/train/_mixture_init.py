@@ -10,6 +10,7 @@ import torch
 from ..data import CoclusterData, MatrixView, SketchView
 from ..module import CoclusterModule, MixtureVAE
 from ._batches import BatchSampler
+from ._parallel import broadcast_parameters
 
 MIXTURE_INITS = ("kmeans", "gmm")
 
@@ -131,3 +132,5 @@ def initialize_mixtures(
             torch.as_tensor(means, dtype=torch.float32, device=device),
             torch.as_tensor(variances, dtype=torch.float32, device=device),
         )
+    # Under torchrun the cell means came from each rank's rows: start every rank from rank 0.
+    broadcast_parameters(module, sampler.shard)

@@ -1,0 +1,45 @@
+"""The prepared scale scripts run: ``gpu_check.py --small`` and ``speed.py --smoke``."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+BENCHMARKS = Path(__file__).parent.parent / "benchmarks"
+ENV = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+
+
+def test_gpu_check_small_runs_on_cpu(tmp_path):
+    out = tmp_path / "figures.json"
+    result = subprocess.run(
+        [sys.executable, str(BENCHMARKS / "gpu_check.py"), "--small", "--json", str(out)],
+        capture_output=True,
+        text=True,
+        env=ENV,
+        timeout=600,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    figures = json.loads(out.read_text())
+    assert "rows_per_s" in result.stdout and figures["rows_per_s"] > 0
+    assert figures["shape"] == [2000, 500] and figures["epochs"] == 3
+    assert figures["row_nmi"] > 0.5 and figures["column_nmi"] > 0.5
+
+
+def test_speed_smoke_prints_every_table(tmp_path):
+    out = tmp_path / "speed.json"
+    result = subprocess.run(
+        [sys.executable, str(BENCHMARKS / "speed.py"), "--smoke", "--json", str(out)],
+        capture_output=True,
+        text=True,
+        env=ENV,
+        timeout=600,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    figures = json.loads(out.read_text())
+    assert [r["rows"] for r in figures["rows"]] == [300, 600]
+    assert all(r["seconds_per_epoch"] > 0 and r["peak_rss_gb"] > 0 for r in figures["rows"])
+    assert [r["density"] for r in figures["first_layer"]] == [0.01, 0.2]
+    assert "| rows | cols |" in result.stdout and "| density | dense ms |" in result.stdout
