@@ -178,7 +178,7 @@ class NegativeBinomial(Likelihood):
         super().__init__(n_features, link=link)
         self.log_inverse_dispersion = nn.Parameter(torch.full((n_features,), 2.0))
 
-    def _parameters(self, raw, target, mask, offset):
+    def _nb_terms(self, raw, target, mask, offset):
         """``log mu``, ``log theta``, ``theta`` and ``log(theta + mu)``."""
         offset = _library(target, mask) if offset is None and self.link == "softmax" else offset
         log_mu = torch.nan_to_num(self._log_rate(raw, mask, offset), neginf=-30.0)
@@ -186,7 +186,7 @@ class NegativeBinomial(Likelihood):
         return log_mu, log_theta, torch.exp(log_theta), torch.logaddexp(log_theta, log_mu)
 
     def log_prob(self, raw, target, mask=None, offset=None):  # noqa: D102
-        log_mu, log_theta, theta, log_theta_mu = self._parameters(raw, target, mask, offset)
+        log_mu, log_theta, theta, log_theta_mu = self._nb_terms(raw, target, mask, offset)
         values = theta * (log_theta - log_theta_mu) + target * (log_mu - log_theta_mu)
         # lgamma(x + theta) - lgamma(theta) - lgamma(x + 1) vanishes at x = 0.
         gamma_terms = _sum_over_nonzero(
@@ -201,7 +201,7 @@ class NegativeBinomial(Likelihood):
         return _masked(values, mask) + gamma_terms
 
     def entry_log_prob(self, raw, target, mask=None, offset=None):  # noqa: D102
-        log_mu, log_theta, theta, log_theta_mu = self._parameters(raw, target, mask, offset)
+        log_mu, log_theta, theta, log_theta_mu = self._nb_terms(raw, target, mask, offset)
         return (
             torch.lgamma(target + theta)
             - torch.lgamma(theta)
