@@ -173,6 +173,7 @@ def row_factor_surprisal(
         log_p = side.likelihood.entry_log_prob(raw, batch.target, batch.mask, batch.offset)
         cells = order[bounds[start] : bounds[stop]]
         local = np.searchsorted(unique_rows[start:stop], rows[cells])
-        picked = log_p[torch.as_tensor(local, device=device), torch.as_tensor(columns[cells])]
+        positions = torch.as_tensor(local, device=device)
+        picked = log_p[positions, torch.as_tensor(columns[cells], device=device)]
         surprisal[cells] = -picked.double().cpu().numpy()
     return surprisal
