@@ -12,15 +12,20 @@ BENCHMARKS = Path(__file__).parent.parent / "benchmarks"
 ENV = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
 
 
-def test_gpu_check_small_runs_on_cpu(tmp_path):
-    out = tmp_path / "figures.json"
-    result = subprocess.run(
-        [sys.executable, str(BENCHMARKS / "gpu_check.py"), "--small", "--json", str(out)],
+def run_script(name: str, *arguments: str) -> subprocess.CompletedProcess:
+    """Run ``benchmarks/<name>`` with one torch thread; returns the finished process."""
+    return subprocess.run(
+        [sys.executable, str(BENCHMARKS / name), *arguments],
         capture_output=True,
         text=True,
         env=ENV,
         timeout=600,
     )
+
+
+def test_gpu_check_small_runs_on_cpu(tmp_path):
+    out = tmp_path / "figures.json"
+    result = run_script("gpu_check.py", "--small", "--json", str(out))
     assert result.returncode == 0, result.stderr[-3000:]
     figures = json.loads(out.read_text())
     assert "rows_per_s" in result.stdout and figures["rows_per_s"] > 0
@@ -30,13 +35,7 @@ def test_gpu_check_small_runs_on_cpu(tmp_path):
 
 def test_speed_smoke_prints_every_table(tmp_path):
     out = tmp_path / "speed.json"
-    result = subprocess.run(
-        [sys.executable, str(BENCHMARKS / "speed.py"), "--smoke", "--json", str(out)],
-        capture_output=True,
-        text=True,
-        env=ENV,
-        timeout=600,
-    )
+    result = run_script("speed.py", "--smoke", "--json", str(out))
     assert result.returncode == 0, result.stderr[-3000:]
     figures = json.loads(out.read_text())
     assert [r["rows"] for r in figures["rows"]] == [300, 600]
