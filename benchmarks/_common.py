@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import platform
@@ -62,3 +63,28 @@ def replace_section(path: Path, marker: str, body: str) -> None:
     with os.fdopen(handle, "w") as stream:
         stream.write(f"{head}{start}\n{body}\n{end}{tail}")
     os.replace(temporary, path)
+
+
+def add_run_options(parser: argparse.ArgumentParser, cache: Path) -> None:
+    """The options every fitting script shares: seeds, cache, RESULTS, table only, threads."""
+    parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
+    parser.add_argument("--cache", type=Path, default=cache)
+    parser.add_argument("--write", action="store_true", help="update RESULTS.md")
+    parser.add_argument(
+        "--table-only", action="store_true", help="print the table from the cache, fit nothing"
+    )
+    parser.add_argument(
+        "--threads", type=int, default=2, help="torch threads (1 when other jobs share the CPU)"
+    )
+
+
+def set_threads(threads: int) -> None:
+    """Use ``threads`` torch threads (at least 1, at most the CPU count)."""
+    import torch
+
+    torch.set_num_threads(max(1, min(threads, os.cpu_count() or 1)))
+
+
+def read_json(path: Path) -> dict:
+    """The cache at ``path``, or an empty one."""
+    return json.loads(path.read_text()) if path.exists() else {}

@@ -17,15 +17,21 @@ the markdown tables are printed and, with ``--write``, replace their section of 
 from __future__ import annotations
 
 import argparse
-import json
-import os
 import time
 from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import scipy.sparse as sp
-from _common import code_revision, machine, replace_section, write_json
+from _common import (
+    add_run_options,
+    code_revision,
+    machine,
+    read_json,
+    replace_section,
+    set_threads,
+    write_json,
+)
 
 HERE = Path(__file__).resolve().parent
 DATA_SETS = ("webkb4", "wisconsin", "yale", "classic3", "cstr", "pbmc68k", "digits")
@@ -159,7 +165,7 @@ def collect(table: str, methods: dict, data_sets, seeds, cache_path: Path) -> di
     """Run every (data, method, seed) not yet in the cache; returns the cache."""
     import cocluster_kit as ckit
 
-    cache = json.loads(cache_path.read_text()) if cache_path.exists() else {}
+    cache = read_json(cache_path)
     revision = code_revision()
     loaded: dict[str, tuple] = {}
     # Seeds outermost: an interrupted run still has every data set at its first seeds.
@@ -220,21 +226,11 @@ def summary(cache: dict, table: str, methods, data_sets, seeds) -> str:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--data", nargs="+", default=None, choices=DATA_SETS)
-    parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
     parser.add_argument("--methods", nargs="+", default=None)
     parser.add_argument("--ablation", action="store_true", help="run the ablation table")
-    parser.add_argument("--cache", type=Path, default=HERE / "results" / "quality_runs.json")
-    parser.add_argument("--write", action="store_true", help="update RESULTS.md")
-    parser.add_argument(
-        "--table-only", action="store_true", help="print the table from the cache, fit nothing"
-    )
-    parser.add_argument(
-        "--threads", type=int, default=2, help="torch threads (1 when other jobs share the CPU)"
-    )
+    add_run_options(parser, HERE / "results" / "quality_runs.json")
     args = parser.parse_args(argv)
-    import torch
-
-    torch.set_num_threads(max(1, min(args.threads, os.cpu_count() or 1)))
+    set_threads(args.threads)
     if args.ablation:
         table, methods, default_data = "ablation", ABLATIONS, ABLATION_DATA
         methods = {name: model_fit(**switches) for name, switches in ABLATIONS.items()}
@@ -247,7 +243,7 @@ def main(argv: list[str] | None = None) -> None:
         methods = {name: methods[name] for name in args.methods}
     data_sets = args.data or default_data
     if args.table_only:
-        cache = json.loads(args.cache.read_text()) if args.cache.exists() else {}
+        cache = read_json(args.cache)
     else:
         cache = collect(table, methods, data_sets, args.seeds, args.cache)
     body = "\n".join(

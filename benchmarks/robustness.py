@@ -32,13 +32,19 @@ Each run is stored in a JSON cache as soon as it finishes; ``--write`` replaces 
 from __future__ import annotations
 
 import argparse
-import json
-import os
 import time
 from pathlib import Path
 
 import numpy as np
-from _common import code_revision, machine, replace_section, write_json
+from _common import (
+    add_run_options,
+    code_revision,
+    machine,
+    read_json,
+    replace_section,
+    set_threads,
+    write_json,
+)
 
 HERE = Path(__file__).resolve().parent
 SHAPE = (1000, 1000)
@@ -138,7 +144,7 @@ METHODS = {"CoclusterVAE": run_model, "SpectralBiclustering": run_spectral}
 def collect(conditions, seeds, cache_path: Path) -> dict:
     import cocluster_kit as ckit
 
-    cache = json.loads(cache_path.read_text()) if cache_path.exists() else {}
+    cache = read_json(cache_path)
     stamps = {
         "CoclusterVAE": f"{ckit.__version__}+{code_revision()}",
         "SpectralBiclustering": ckit.__version__,
@@ -192,17 +198,11 @@ def summary(cache: dict, conditions, seeds) -> str:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--conditions", nargs="+", default=list(CONDITIONS), choices=CONDITIONS)
-    parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
-    parser.add_argument("--cache", type=Path, default=HERE / "results" / "robustness_runs.json")
-    parser.add_argument("--write", action="store_true", help="update RESULTS.md")
-    parser.add_argument("--table-only", action="store_true", help="fit nothing")
-    parser.add_argument("--threads", type=int, default=2, help="torch threads")
+    add_run_options(parser, HERE / "results" / "robustness_runs.json")
     args = parser.parse_args(argv)
-    import torch
-
-    torch.set_num_threads(max(1, min(args.threads, os.cpu_count() or 1)))
+    set_threads(args.threads)
     if args.table_only:
-        cache = json.loads(args.cache.read_text()) if args.cache.exists() else {}
+        cache = read_json(args.cache)
     else:
         cache = collect(args.conditions, args.seeds, args.cache)
     body = "\n".join(
