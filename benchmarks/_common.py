@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import fcntl
 import json
 import os
 import platform
@@ -21,21 +22,40 @@ def write_json(path: Path, content: dict) -> None:
     os.replace(temporary, path)
 
 
+def store_run(path: Path, key: str, run: dict) -> None:
+    """Add one run to the cache at ``path``, keeping runs other processes stored meanwhile.
+
+    The cache is re-read under an exclusive lock and rewritten atomically, so several
+    benchmark processes (say one per seed) can share one cache file.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path.with_name(f".{path.name}.lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        cache = read_json(path)
+        cache[key] = run
+        write_json(path, cache)
+
+
 def code_revision() -> str:
-    """``git describe --always --dirty`` of the checkout (``unknown`` outside git)."""
+    """The revision of the ``cocluster_kit`` package the runs use (``unknown`` outside git).
+
+    The git tree hash of the package folder, with ``-dirty`` when it has uncommitted
+    changes: commits that touch only benchmarks, tests or documents keep cached runs valid,
+    and any change to the model's code invalidates them.
+    """
     import subprocess
 
+    def git(*arguments: str) -> str:
+        return subprocess.run(
+            ["git", *arguments], cwd=HERE, capture_output=True, text=True, check=True
+        ).stdout.strip()
+
     try:
-        described = subprocess.run(
-            ["git", "describe", "--always", "--dirty"],
-            cwd=HERE,
-            capture_output=True,
-            text=True,
-            check=True,
-        )
+        tree = git("rev-parse", "--short", "HEAD:cocluster_kit")
+        changed = git("status", "--porcelain", "--", "../cocluster_kit")
     except (OSError, subprocess.CalledProcessError):
         return "unknown"
-    return described.stdout.strip()
+    return f"{tree}-dirty" if changed else tree
 
 
 def machine() -> str:

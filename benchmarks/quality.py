@@ -30,7 +30,7 @@ from _common import (
     read_json,
     replace_section,
     set_threads,
-    write_json,
+    store_run,
 )
 
 HERE = Path(__file__).resolve().parent
@@ -185,10 +185,10 @@ def collect(table: str, methods: dict, data_sets, seeds, cache_path: Path) -> di
                 X, labels, k = loaded[name]
                 result = run_one(fit, X, labels, k, seed)
                 cache[key] = {**result, "version": stamp}
-                write_json(cache_path, cache)
+                store_run(cache_path, key, cache[key])
                 shown = {k_: round(v, 3) for k_, v in result.items() if isinstance(v, float)}
                 print(f"{key}: {shown or result}", flush=True)
-    return cache
+    return read_json(cache_path)  # with the runs other processes stored meanwhile
 
 
 def summary(cache: dict, table: str, methods, data_sets, seeds) -> str:

@@ -43,7 +43,7 @@ from _common import (
     read_json,
     replace_section,
     set_threads,
-    write_json,
+    store_run,
 )
 
 HERE = Path(__file__).resolve().parent
@@ -159,9 +159,9 @@ def collect(conditions, seeds, cache_path: Path) -> dict:
                 case = case or make_case(*CONDITIONS[name], seed)
                 result = run(case, seed)
                 cache[key] = {**result, "version": stamps[method]}
-                write_json(cache_path, cache)
+                store_run(cache_path, key, cache[key])
                 print(f"{key}: { {k: round(v, 3) for k, v in result.items()} }", flush=True)
-    return cache
+    return read_json(cache_path)  # with the runs other processes stored meanwhile
 
 
 def summary(cache: dict, conditions, seeds) -> str:
