@@ -65,6 +65,11 @@ def _standardised(dense_with_nan: np.ndarray) -> np.ndarray:
     return np.nan_to_num((dense_with_nan - mean) / std, nan=0.0)
 
 
+def _row_standardised(dense_with_nan: np.ndarray) -> np.ndarray:
+    """Each row standardised over its observed entries, missing ones 0: the sketch's values."""
+    return _standardised(dense_with_nan.T).T
+
+
 def _gaussian_with_nan(seed: int = 1, shape: tuple[int, int] = (12, 6)) -> np.ndarray:
     rng = np.random.default_rng(seed)
     dense = rng.normal(rng.normal(0, 3, shape[1]), rng.uniform(0.5, 4, shape[1]), size=shape)
@@ -195,13 +200,31 @@ def test_column_sketch_equals_dense_product(chunk_rows):
         prepared.matrix, prepared.missing, likelihood="gaussian", input_transform="standardize"
     )
     size, seed = 16, 42
-    sketch = column_sketch(data.rows, size=size, seed=seed, chunk_rows=chunk_rows)
+    assert data.rows.feature_shift is not None  # the row view scales per column; not the sketch
+    options = {"size": size, "seed": seed, "value_map": "standardize", "chunk_rows": chunk_rows}
+    sketch = column_sketch(prepared.matrix, prepared.missing, **options)
     signs = _signs(dense.shape[0], size, seed, chunk_rows)
-    expected = _standardised(dense).T @ signs / np.sqrt(size)
+    expected = _row_standardised(dense).T @ signs / np.sqrt(size)
     assert sketch.shape == (5, size)
     np.testing.assert_allclose(sketch, expected, rtol=1e-4, atol=1e-5)
-    other_seed = column_sketch(data.rows, size=size, seed=seed + 1, chunk_rows=chunk_rows)
+    other_seed = column_sketch(prepared.matrix, prepared.missing, **{**options, "seed": seed + 1})
     assert not np.allclose(other_seed, sketch)
+    raw = column_sketch(prepared.matrix, prepared.missing, **{**options, "value_map": "none"})
+    np.testing.assert_allclose(raw, np.nan_to_num(dense).T @ signs / np.sqrt(size), rtol=1e-4)
+    with pytest.raises(ValueError, match="value_map must be one of"):
+        column_sketch(prepared.matrix, None, size=4, seed=0, value_map="tfidf")
+
+
+def test_sketch_keeps_the_level_of_each_column():
+    # Two groups of columns with the same shape over the rows and different levels: a
+    # per-column standardisation would make them identical; the sketch must not.
+    rng = np.random.default_rng(0)
+    shape = rng.normal(size=(40, 1))
+    dense = np.hstack([shape + 5.0 + 0.01 * rng.normal(size=(40, 3)), shape - 5.0])
+    sketch = column_sketch(sp.csr_matrix(dense), None, size=16, seed=1, value_map="standardize")
+    within = np.linalg.norm(sketch[0] - sketch[1])
+    between = np.linalg.norm(sketch[0] - sketch[3])
+    assert between > 20 * within
 
 
 @pytest.mark.parametrize("sketch_size", [6, 64])
@@ -222,7 +245,7 @@ def test_cocluster_data_uses_sketch_above_threshold(sketch_size):
     assert isinstance(data.columns, SketchView)
     assert data.columns.n_features == width and data.columns.n_items == 5
     assert data.column_likelihood == "gaussian"
-    expected = _standardised(dense).T @ _signs(20, width, 3, 2048) / np.sqrt(width)
+    expected = _row_standardised(dense).T @ _signs(20, width, 3, 2048) / np.sqrt(width)
     expected = expected / np.sqrt(np.mean(expected**2))  # the view rescales to unit RMS
     batch = data.columns.batch(np.array([4, 1]))
     np.testing.assert_allclose(batch.target.numpy(), expected[[4, 1]], rtol=1e-4, atol=1e-5)

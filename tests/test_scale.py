@@ -101,7 +101,8 @@ def test_count_sketch_streams_sparse_chunks_and_equals_dense_product():
     counts = _sparse_counts(seed=3, shape=(50, 12), density=0.3)
     prepared = prepare_matrix(counts)
     data = CoclusterData(prepared.matrix, None, likelihood="poisson", input_transform="tfidf")
-    sketch = column_sketch(data.rows, size=8, seed=5, chunk_rows=16)
+    assert data.rows.input_transform == "tfidf"  # so the data set's sketch reads log1p(x)
+    sketch = column_sketch(prepared.matrix, None, size=8, seed=5, value_map="log1p", chunk_rows=16)
     signs = []
     for chunk_number, start in enumerate(range(0, 50, 16)):
         generator = np.random.default_rng([5, chunk_number])

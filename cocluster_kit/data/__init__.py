@@ -2,13 +2,21 @@
 
 from ._cells import CellBatch, sample_block_cells
 from ._dataset import CoclusterData, observed_mean_and_std
-from ._views import INPUT_TRANSFORMS, MatrixView, SideBatch, SketchView, column_sketch
+from ._views import (
+    INPUT_TRANSFORMS,
+    SKETCH_VALUE_MAPS,
+    MatrixView,
+    SideBatch,
+    SketchView,
+    column_sketch,
+)
 
 __all__ = [
     "INPUT_TRANSFORMS",
     "CellBatch",
     "CoclusterData",
     "MatrixView",
+    "SKETCH_VALUE_MAPS",
     "SideBatch",
     "SketchView",
     "column_sketch",

@@ -11,18 +11,22 @@ from ._views import MatrixView, SketchView, column_sketch
 
 
 def observed_mean_and_std(
-    matrix: sp.csr_matrix, missing: sp.csr_matrix | None
+    matrix: sp.csr_matrix, missing: sp.csr_matrix | None, axis: int = 0
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Mean and standard deviation of every column over its observed entries."""
-    n_rows = matrix.shape[0]
-    observed = n_rows - (np.asarray(missing.sum(axis=0)).ravel() if missing is not None else 0)
-    observed = np.maximum(observed, 1)
-    total = np.asarray(matrix.sum(axis=0), dtype=np.float64).ravel()
-    squares = np.asarray(matrix.multiply(matrix).sum(axis=0), dtype=np.float64).ravel()
+    """Mean and standard deviation over the observed entries of every column or row.
+
+    ``axis=0`` gives one per column, ``axis=1`` one per row. Sparse sums only; nothing is
+    densified. A constant column or row gets the scale 1.
+    """
+    n_along = matrix.shape[axis]
+    n_missing = np.asarray(missing.sum(axis=axis)).ravel() if missing is not None else 0
+    observed = np.maximum(n_along - n_missing, 1)
+    total = np.asarray(matrix.sum(axis=axis), dtype=np.float64).ravel()
+    squares = np.asarray(matrix.multiply(matrix).sum(axis=axis), dtype=np.float64).ravel()
     mean = total / observed
     variance = np.maximum(squares / observed - mean**2, 0.0)
     std = np.sqrt(variance)
-    std[std < 1e-8 * (1.0 + np.abs(mean))] = 1.0  # constant columns: leave the scale alone
+    std[std < 1e-8 * (1.0 + np.abs(mean))] = 1.0  # constant ones: leave the scale alone
     return mean.astype(np.float32), std.astype(np.float32)
 
 
@@ -73,22 +77,31 @@ class CoclusterData:
             feature_shift=self.column_shift,
             feature_scale=self.column_scale,
         )
+        # Each side standardises its own features: the column side per row. Scaling each
+        # column by its own mean and spread would erase the column's level, which tells
+        # column clusters apart as much as its shape does. The sketch does the same.
         self.uses_sketch = matrix.shape[0] > sketch_threshold
         if self.uses_sketch:
+            if likelihood == "gaussian":
+                value_map = "standardize"
+            else:
+                value_map = "log1p" if input_transform == "tfidf" else "none"
             self.columns = SketchView(
                 column_sketch(
-                    self.rows, size=min(sketch_size, matrix.shape[0]), seed=seed, device=device
+                    matrix,
+                    missing,
+                    size=min(sketch_size, matrix.shape[0]),
+                    seed=seed,
+                    value_map=value_map,
+                    device=device,
                 )
             )
         else:
             transposed = matrix.T.tocsr()
             transposed_missing = None if missing is None else missing.T.tocsr()
-            # Each side standardises its own features: the column side per row. Scaling each
-            # column by its own mean and spread would erase the column's level, which tells
-            # column clusters apart as much as its shape does.
             row_shift = row_scale = None
             if likelihood == "gaussian":
-                row_shift, row_scale = observed_mean_and_std(transposed, transposed_missing)
+                row_shift, row_scale = observed_mean_and_std(matrix, missing, axis=1)
             self.columns = MatrixView(
                 transposed,
                 transposed_missing,

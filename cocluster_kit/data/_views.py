@@ -277,61 +277,73 @@ class SketchView:
         )
 
 
+SKETCH_VALUE_MAPS = ("standardize", "log1p", "none")
+
+
 def column_sketch(
-    rows: MatrixView,
+    matrix: sp.csr_matrix,
+    missing: sp.csr_matrix | None = None,
     *,
     size: int,
     seed: int,
+    value_map: str = "none",
     chunk_rows: int = 2048,
     device: torch.device | str = "cpu",
 ) -> np.ndarray:
     """Compute ``T(X)^T R / sqrt(p)`` in one streaming pass over row chunks.
 
-    ``T`` is the row view's value map: its affine scaling, and ``log1p`` for count and
-    binary data (views in ``tfidf`` mode), so that a few large counts do not dominate the
-    sketch. ``R`` is an ``n x p`` random sign matrix generated chunk by chunk from ``seed``.
+    ``R`` is an ``n x p`` random sign matrix generated chunk by chunk from ``seed``; the
+    result is the column side's input and target, so ``T`` maps the values as the column
+    side reads them (``value_map``):
 
-    Each chunk is multiplied as a sparse matrix (cost ``nnz x p``); a per-feature shift
-    (standardised Gaussian data) is applied afterwards through the column sums of ``R`` over
-    the observed entries, so no chunk is densified. Only a view whose map is neither sparse
-    nor affine-per-feature (a shift combined with ``log1p``) falls back to dense chunks of
-    ``chunk_rows x m``. Memory: the ``m x p`` result plus one chunk. On a CUDA ``device``
-    the chunk products run there (``torch.sparse.mm``, float32 accumulation); ``R`` is the
-    same, generated on the host.
+    - ``"standardize"`` (Gaussian data): each *row* standardised over its observed entries,
+      ``(x_ij - m_i) / s_i``. The column side's features are the rows, so this is its
+      per-feature standardisation; a column keeps its own level and spread.
+    - ``"log1p"`` (count and binary data read through TF-IDF): ``log1p(x)``, so that a few
+      large counts do not dominate the sketch.
+    - ``"none"``: the values as they are.
+
+    Missing entries count as absent (they add nothing). Each chunk is multiplied as a
+    sparse matrix (cost ``nnz x p``); the row shifts of ``"standardize"`` enter afterwards
+    through sums of ``R`` over the observed entries, so no chunk is densified. Memory: the
+    ``m x p`` result plus one chunk. On a CUDA ``device`` the chunk products run there
+    (``torch.sparse.mm``, float32 accumulation); ``R`` is the same, generated on the host.
     """
-    n_items, n_features = rows.n_items, rows.n_features
+    if value_map not in SKETCH_VALUE_MAPS:
+        raise ValueError(f"value_map must be one of {SKETCH_VALUE_MAPS}, not {value_map!r}.")
+    n_items, n_features = matrix.shape
     sketch = np.zeros((n_features, size), dtype=np.float64)
-    shift = rows.feature_shift
-    affine = shift is None or rows.input_transform != "tfidf"
-    observed_signs = np.zeros((n_features, size), dtype=np.float64) if shift is not None else None
+    shift_term = None
+    if value_map == "standardize":
+        from ._dataset import observed_mean_and_std
+
+        item_shift, item_scale = observed_mean_and_std(matrix, missing, axis=1)
+        # sum over the observed rows of each column of (m_i / s_i) R_i: all rows, less the
+        # missing ones (below)
+        shift_term = np.zeros((n_features, size), dtype=np.float64)
     on_device = torch.device(device).type == "cuda"
     device_sketch = torch.zeros((n_features, size), device=device) if on_device else None
     for chunk_number, start in enumerate(range(0, n_items, chunk_rows)):
         index = np.arange(start, min(start + chunk_rows, n_items))
         generator = np.random.default_rng([seed, chunk_number])
-        signs = generator.integers(0, 2, size=(len(index), size), dtype=np.int8) * 2 - 1
-        if not affine:
-            values, _ = rows.target_values(index)
-            values = np.log1p(np.clip(values, 0.0, None))  # tfidf mode (see ``affine``)
-            sketch += values.T.astype(np.float64) @ signs.astype(np.float64)
-            continue
-        scaled = rows.scaled_rows(index)
-        if rows.input_transform == "tfidf":
-            scaled.data = np.log1p(np.clip(scaled.data, 0.0, None))
+        weights = generator.integers(0, 2, size=(len(index), size), dtype=np.int8) * 2 - 1
+        weights = weights.astype(np.float64)
+        values = matrix[index].astype(np.float64)
+        if value_map == "log1p":
+            values.data = np.log1p(np.clip(values.data, 0.0, None))
+        if shift_term is not None:
+            weights /= item_scale[index, None]
+            shifted = weights * item_shift[index, None]
+            shift_term += shifted.sum(axis=0)
+            if missing is not None:
+                shift_term -= np.asarray(missing[index].T.astype(np.float64) @ shifted)
         if device_sketch is not None:
-            chunk = _sparse_tensor(scaled, device).t()
-            device_sketch += torch.sparse.mm(chunk, torch.as_tensor(signs, device=device).float())
+            chunk = _sparse_tensor(values.astype(np.float32), device).t()
+            device_sketch += torch.sparse.mm(chunk, torch.as_tensor(weights, device=device).float())
         else:
-            sketch += np.asarray(scaled.T @ signs.astype(np.float64))
-        if observed_signs is not None:
-            # sum over observed rows of R: all rows, less the missing ones
-            observed_signs += signs.sum(axis=0, dtype=np.float64)
-            if rows.missing is not None:
-                missing = rows.missing[index].T.astype(np.float64)
-                observed_signs -= np.asarray(missing @ signs.astype(np.float64))
+            sketch += np.asarray(values.T @ weights)
     if device_sketch is not None:
         sketch += device_sketch.double().cpu().numpy()
-    if observed_signs is not None:
-        scale = 1.0 if rows.feature_scale is None else rows.feature_scale.reshape(-1, 1)
-        sketch -= shift.reshape(-1, 1).astype(np.float64) / scale * observed_signs
+    if shift_term is not None:
+        sketch -= shift_term
     return (sketch / np.sqrt(size)).astype(np.float32)
