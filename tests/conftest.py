@@ -29,3 +29,21 @@ def small_counts():
     rates = np.array([[4.0, 0.3, 1.0], [0.3, 4.0, 0.5]])
     X = rng.poisson(rates[row_labels][:, column_labels])
     return X.astype(np.float64), row_labels, column_labels
+
+
+@pytest.fixture
+def shown(monkeypatch):
+    """What the widgets display and clear (``IPython.display`` recorded, nothing shown)."""
+    from _widget_helpers import record_display
+
+    return record_display(monkeypatch)
+
+
+@pytest.fixture
+def closed_figures():
+    """No pyplot figure open before or after the test (the widget tests count them)."""
+    import matplotlib.pyplot as plt
+
+    plt.close("all")
+    yield
+    plt.close("all")

@@ -4,29 +4,18 @@ from __future__ import annotations
 
 import anndata as ad
 import ipywidgets
-import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import pytest
 from _anndata_results import SHAPE, K, L, fitted_adata
-from _widget_helpers import changed, open_figures, pixels, record_display
+from _widget_helpers import changed, open_figures, pixels
 from cocluster_kit.widgets import BlockExplorer
 from conftest import FAST
 from matplotlib.patches import Rectangle
 
 import cocluster_kit as ckit
 
-
-@pytest.fixture
-def shown(monkeypatch):
-    return record_display(monkeypatch)
-
-
-@pytest.fixture(autouse=True)
-def no_figures_left():
-    plt.close("all")
-    yield
-    plt.close("all")
+pytestmark = pytest.mark.usefixtures("closed_figures")
 
 
 @pytest.fixture

@@ -6,11 +6,10 @@ import functools
 
 import anndata as ad
 import ipywidgets
-import matplotlib.pyplot as plt
 import numpy as np
 import pytest
 from _anndata_results import SHAPE, planted_adata
-from _widget_helpers import changed, open_figures, pixels, record_display
+from _widget_helpers import changed, open_figures, pixels
 from cocluster_kit.widgets import ChooseKExplorer
 from conftest import FAST
 
@@ -19,16 +18,7 @@ import cocluster_kit as ckit
 GRID, SEEDS = ((2, 3), (2,)), (0, 1)
 
 
-@pytest.fixture
-def shown(monkeypatch):
-    return record_display(monkeypatch)
-
-
-@pytest.fixture(autouse=True)
-def no_figures_left():
-    plt.close("all")
-    yield
-    plt.close("all")
+pytestmark = pytest.mark.usefixtures("closed_figures")
 
 
 @functools.lru_cache(maxsize=1)

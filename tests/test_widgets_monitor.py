@@ -3,28 +3,17 @@
 from __future__ import annotations
 
 import ipywidgets
-import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import pytest
 from _anndata_results import planted_adata
-from _widget_helpers import changed, open_figures, pixels, record_display
+from _widget_helpers import changed, open_figures, pixels
 from cocluster_kit.widgets import TrainingMonitor, _training_monitor
 from conftest import FAST
 
 import cocluster_kit as ckit
 
-
-@pytest.fixture
-def shown(monkeypatch):
-    return record_display(monkeypatch)
-
-
-@pytest.fixture(autouse=True)
-def no_figures_left():
-    plt.close("all")
-    yield
-    plt.close("all")
+pytestmark = pytest.mark.usefixtures("closed_figures")
 
 
 class Clock:
