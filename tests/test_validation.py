@@ -7,6 +7,8 @@ kept and assigned like any other; a matrix whose observed entries are all zero i
 
 from __future__ import annotations
 
+import warnings
+
 import anndata as ad
 import numpy as np
 import pandas as pd
@@ -73,6 +75,18 @@ BAD_INPUTS = [
     ("negative-nb", _counts() - 2, {"likelihood": "negative_binomial"}, "negative values"),
     ("negative-multinomial", -_counts(), {"likelihood": "multinomial"}, "negative values"),
     ("bernoulli-range", _counts(), {"likelihood": "bernoulli"}, r"\[0, 1\].*binarise"),
+    (
+        "count-total-beyond-float32",
+        _counts() * 1e37,
+        {"likelihood": "poisson"},
+        r"add up to 3\.24e\+39, beyond float32's range.*poisson likelihood.*divide the counts",
+    ),
+    (
+        "auto-count-total-beyond-float32",
+        _counts() * 1e37,
+        {},
+        r"beyond float32's range.*negative_binomial likelihood needs their totals",
+    ),
     (
         "too-many-row-clusters",
         _counts(),
@@ -207,3 +221,22 @@ def test_tabular_values_beyond_float32_are_not_called_infinite(tmp_path):
     (tmp_path / "big.csv").write_text("a,b\n1,1e39\n2,3\n")
     with pytest.raises(ckit.adapters.AdapterError, match="big.csv: columns 'b'.*float32.*Rescale"):
         ckit.adapters.read(tmp_path / "big.csv")
+
+
+@pytest.mark.parametrize("likelihood", ["auto", "poisson"])
+def test_huge_counts_whose_totals_fit_float32_train(likelihood):
+    """Counts near 1e30 used to overflow the product of two totals in the cell offsets."""
+    X = _counts((20, 12), seed=1) * 1e30
+    assert X.sum() < np.finfo(np.float32).max
+    model = ckit.CoclusterVAE(2, 2, likelihood=likelihood, random_state=0, **TINY).fit(X)
+    assert np.isfinite(model.bound_)
+
+
+def test_huge_gaussian_values_train_without_overflow_warnings():
+    """Squares of values near 1e37 overflowed float32 in the standardisation."""
+    rng = np.random.default_rng(0)
+    X = (rng.normal(size=(20, 12)) + np.repeat([0.0, 3.0], 6)) * 1e37
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        model = ckit.CoclusterVAE(2, 2, random_state=0, **TINY).fit(X)
+    assert model.likelihood_ == "gaussian" and np.isfinite(model.bound_)

@@ -7,7 +7,7 @@ import scipy.sparse as sp
 import torch
 
 from ..nn import COUNT_LIKELIHOODS
-from ._views import MatrixView, SketchView, column_sketch
+from ._views import MatrixView, SketchView, column_sketch, float32_sums, with_data
 
 
 def observed_mean_and_std(
@@ -21,8 +21,11 @@ def observed_mean_and_std(
     n_along = matrix.shape[axis]
     n_missing = np.asarray(missing.sum(axis=axis)).ravel() if missing is not None else 0
     observed = np.maximum(n_along - n_missing, 1)
-    total = np.asarray(matrix.sum(axis=axis), dtype=np.float64).ravel()
-    squares = np.asarray(matrix.multiply(matrix).sum(axis=axis), dtype=np.float64).ravel()
+    # in float64 (the data only; the index arrays are shared): squares of float32 values
+    # above about 1.8e19 would overflow
+    values = matrix.data.astype(np.float64)
+    total = np.asarray(with_data(matrix, values).sum(axis=axis)).ravel()
+    squares = np.asarray(with_data(matrix, values * values).sum(axis=axis)).ravel()
     mean = total / observed
     variance = np.maximum(squares / observed - mean**2, 0.0)
     std = np.sqrt(variance)
@@ -110,9 +113,9 @@ class CoclusterData:
                 feature_scale=row_scale,
             )
         # Cell offsets for count likelihoods: the independence model row_total * col_total / N.
-        self.row_totals = np.asarray(matrix.sum(axis=1), dtype=np.float32).ravel()
-        self.column_totals = np.asarray(matrix.sum(axis=0), dtype=np.float32).ravel()
-        self.grand_total = float(max(self.row_totals.sum(), 1e-8))
+        self.row_totals = float32_sums(matrix, axis=1)
+        self.column_totals = float32_sums(matrix, axis=0)
+        self.grand_total = float(max(self.row_totals.sum(dtype=np.float64), 1e-8))
 
     @property
     def is_count(self) -> bool:

@@ -63,6 +63,23 @@ class SideBatch:
     noise_window: tuple[int, int] | None = None
 
 
+def with_data(matrix: sp.csr_matrix, data: np.ndarray) -> sp.csr_matrix:
+    """``matrix``'s sparsity pattern holding ``data`` (index arrays shared, not copied)."""
+    return sp.csr_matrix((data, matrix.indices, matrix.indptr), shape=matrix.shape, copy=False)
+
+
+def float32_sums(matrix: sp.csr_matrix, axis: int) -> np.ndarray:
+    """Column (``axis=0``) or row (``axis=1``) sums, added in float64, stored as float32.
+
+    Only count likelihoods use these sums (library sizes, independence offsets), and their
+    grand total is checked to fit float32 before fitting; for other data the sums are
+    clipped to float32's range instead of overflowing.
+    """
+    limit = float(np.finfo(np.float32).max)
+    sums = np.asarray(with_data(matrix, matrix.data.astype(np.float64)).sum(axis=axis)).ravel()
+    return np.clip(sums, -limit, limit).astype(np.float32)
+
+
 def _per_axis(values: np.ndarray | None, shape: tuple[int, int]) -> np.ndarray | None:
     return None if values is None else np.asarray(values, dtype=np.float32).reshape(shape)
 
@@ -116,7 +133,7 @@ class MatrixView:
         self.feature_shift = _per_axis(feature_shift, (1, n_features))
         self.feature_scale = _per_axis(feature_scale, (1, n_features))
         self.idf = inverse_document_frequency(matrix, missing) if idf is None else idf
-        self.library = np.asarray(matrix.sum(axis=1), dtype=np.float32).ravel()
+        self.library = float32_sums(matrix, axis=1)
         if sparse_input == "auto":
             density = matrix.nnz / max(1, matrix.shape[0] * n_features)
             sparse_input = density <= SPARSE_INPUT_DENSITY

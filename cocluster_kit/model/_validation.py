@@ -303,22 +303,30 @@ def resolve_likelihood(prepared: PreparedMatrix, likelihood: str, *, name: str =
     integer = non_negative and np.all(values == np.round(values))
     binary = integer and (values.size == 0 or values.max() <= 1)
     if likelihood == "auto":
-        if binary:
-            return "bernoulli"
         n_observed = prepared.shape[0] * prepared.shape[1] - (
             prepared.missing.nnz if prepared.missing is not None else 0
         )
         density = np.count_nonzero(values) / max(n_observed, 1)
-        if non_negative and density <= 0.5:
-            return "multinomial"
-        if integer:
-            return "negative_binomial"
-        return "gaussian"
+        if binary:
+            likelihood = "bernoulli"
+        elif non_negative and density <= 0.5:
+            likelihood = "multinomial"
+        elif integer:
+            likelihood = "negative_binomial"
+        else:
+            likelihood = "gaussian"
     if likelihood in COUNT_LIKELIHOODS and not non_negative:
         raise ValueError(
             f"likelihood={likelihood!r} models counts, but {name} has "
             f"{int(np.sum(values < 0))} negative values (min {values.min():.4g}); use "
             "likelihood='gaussian' or shift the data to be non-negative."
+        )
+    total = float(np.sum(values, dtype=np.float64))
+    if likelihood in COUNT_LIKELIHOODS and total > FLOAT32_MAX:
+        raise ValueError(
+            f"the entries of {name} add up to {total:.3g}, beyond float32's range "
+            f"({FLOAT32_MAX:.3g}), and the {likelihood} likelihood needs their totals; divide "
+            "the counts by a constant, or use likelihood='gaussian' on log values."
         )
     if likelihood == "bernoulli" and (values.size and (values.min() < 0 or values.max() > 1)):
         raise ValueError(

@@ -138,11 +138,11 @@ class BatchSampler:
             cells = sample_block_cells(block, observed, self.n_cells, generator=self.cell_generator)
             if self.data.is_count:
                 # Independence model: row total * column total / grand total (on the device).
+                # (divided first: the product of two totals overflows float32 long before
+                # the offset itself does)
                 cell_offset = (
-                    self._row_totals[rows.index[cells.row_position]]
-                    * self._column_totals[columns.index[cells.column_position]]
-                    / self.data.grand_total
-                )
+                    self._row_totals[rows.index[cells.row_position]] / self.data.grand_total
+                ) * self._column_totals[columns.index[cells.column_position]]
         return TrainingBatch(
             rows=rows,
             columns=columns,
