@@ -324,8 +324,10 @@ def _fit(
             checkpoint_dir=checkpoint_dir,
         )
     seconds = time.perf_counter() - started
+    total = len(model.history_)  # every epoch, those of an interrupted run included
+    resumed = f", {bar.epochs} of them in this run (resumed)" if bar.epochs < total else ""
     messages.say(
-        f"trained {bar.epochs} epochs in {seconds:.1f} s on {model.device_} "
+        f"trained {total} epochs{resumed} in {seconds:.1f} s on {model.device_} "
         f"({model.likelihood_} likelihood)"
     )
     return model, seconds

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -228,3 +229,9 @@ def test_ckit_run_writes_and_checks_checkpoint_dir(tmp_path):
     # A second run reads the checkpoint: another seed is refused, before any training.
     refused = CliRunner().invoke(app, [*args, "--seed", "5", "--out", str(tmp_path / "other")])
     assert refused.exit_code == 2 and "random_state (0 then, 5 now)" in refused.output
+    # The same run again returns the finished fit and says how many epochs trained it.
+    trained = re.search(r"trained (\d+) epochs", first.output)
+    assert trained and int(trained.group(1)) > 0
+    again = CliRunner().invoke(app, [*args, "--out", str(tmp_path / "again")])
+    assert again.exit_code == 0, again.output
+    assert f"trained {trained.group(1)} epochs, 0 of them in this run (resumed)" in again.output
