@@ -324,10 +324,12 @@ def _fit(
             checkpoint_dir=checkpoint_dir,
         )
     seconds = time.perf_counter() - started
-    total = len(model.history_)  # every epoch, those of an interrupted run included
+    total = len(model.history_)  # the kept fit's epochs, those of an interrupted run included
     resumed = f", {bar.epochs} of them in this run (resumed)" if bar.epochs < total else ""
+    fits = len(model.config_.get("fits", [None]))
+    best_of = f", the best of {fits} fits (n_init)" if fits > 1 else ""
     messages.say(
-        f"trained {total} epochs{resumed} in {seconds:.1f} s on {model.device_} "
+        f"trained {total} epochs{resumed}{best_of} in {seconds:.1f} s on {model.device_} "
         f"({model.likelihood_} likelihood)"
     )
     return model, seconds

@@ -113,6 +113,14 @@ class CoclusterVAE(FittedMixin, BaseEstimator):
         best weights are kept.
     mixture_init
         How the mixtures start from the encoder means: ``"kmeans"`` or ``"gmm"``.
+    n_init
+        Fits from different seeds; the one with the highest evidence bound (``bound_``) is
+        kept, as ``KMeans(n_init=...)`` keeps the lowest inertia. An integer runs that many
+        (default 1). ``"auto"`` runs one, and a second from another seed only when the first
+        leaves a requested row or column cluster empty (two groups merged in one cluster),
+        so fits that use every cluster cost nothing extra; with more clusters than the data
+        hold it often costs a second fit. ``config_["fits"]`` records each fit's seed, bound
+        and empty clusters, ``config_["kept_fit"]`` the kept one.
     sketch_threshold, sketch_size
         Columns are read through a random sketch of width ``sketch_size`` once there are more
         than ``sketch_threshold`` rows (METHOD.md §3).
@@ -167,6 +175,7 @@ class CoclusterVAE(FittedMixin, BaseEstimator):
         patience: int = 20,
         min_delta: float = 1e-4,
         mixture_init: str = "kmeans",
+        n_init: int | str = 1,
         sketch_threshold: int = 20_000,
         sketch_size: int = 2048,
         device: str = "auto",
@@ -208,6 +217,7 @@ class CoclusterVAE(FittedMixin, BaseEstimator):
         self.patience = patience
         self.min_delta = min_delta
         self.mixture_init = mixture_init
+        self.n_init = n_init
         self.sketch_threshold = sketch_threshold
         self.sketch_size = sketch_size
         self.device = device
@@ -277,6 +287,7 @@ class CoclusterVAE(FittedMixin, BaseEstimator):
             labels can still be read.
         """
         from ._fit import fit_estimator
+        from ._restarts import fit_with_restarts
 
         prepared = prepare_matrix(X, mask=mask)
         self._check_params(prepared.shape)
@@ -290,15 +301,24 @@ class CoclusterVAE(FittedMixin, BaseEstimator):
             seed = checkpoint.seed  # the fingerprint holds random_state: an int matches it
         else:
             seed = resolve_seed(self.random_state)
-        fit_estimator(
-            self,
-            prepared,
-            likelihood=likelihood,
-            input_transform=input_transform,
-            seed=seed,
-            device=resolve_device(self.device),
-            checkpoint=checkpoint,
-        )
+        device = resolve_device(self.device)
+
+        def fit_once(attempt: int, attempt_seed: int) -> None:
+            restart_checkpoint = checkpoint
+            if checkpoint is not None and attempt > 0:  # each restart resumes on its own
+                folder = os.path.join(checkpoint_dir, f"restart-{attempt}")
+                restart_checkpoint = self._open_checkpoint(folder, checkpoint_every, prepared)
+            fit_estimator(
+                self,
+                prepared,
+                likelihood=likelihood,
+                input_transform=input_transform,
+                seed=attempt_seed,
+                device=device,
+                checkpoint=restart_checkpoint,
+            )
+
+        fit_with_restarts(self, fit_once, seed=seed, n_init=self.n_init)
         return self
 
     def _open_checkpoint(self, folder, every: float, prepared):
@@ -369,6 +389,12 @@ class CoclusterVAE(FittedMixin, BaseEstimator):
             value = getattr(self, name)
             if value is not None and (not isinstance(value, (int, np.integer)) or value < 0):
                 raise ValueError(f"{name}={value!r} must be None or a non-negative integer.")
+        if self.n_init != "auto" and (
+            isinstance(self.n_init, bool)
+            or not isinstance(self.n_init, (int, np.integer))
+            or self.n_init < 1
+        ):
+            raise ValueError(f"n_init={self.n_init!r} must be 'auto' or an integer of at least 1.")
         if self.n_cells < 0:
             raise ValueError(f"n_cells={self.n_cells!r} must be non-negative (0 skips cells).")
         for name in ("learning_rate",):
