@@ -58,6 +58,12 @@ def code_revision() -> str:
     return f"{tree}-dirty" if changed else tree
 
 
+def run_stamps(cache: dict, keys) -> str:
+    """The distinct version stamps (package version + tree) of the cached runs at ``keys``."""
+    stamps = sorted({cache[key]["version"] for key in keys if key in cache})
+    return ", ".join(stamps) if stamps else "none"
+
+
 def machine() -> str:
     """One line describing where the figures were measured."""
     import torch

@@ -29,6 +29,7 @@ from _common import (
     machine,
     read_json,
     replace_section,
+    run_stamps,
     set_threads,
     store_run,
 )
@@ -249,7 +250,18 @@ def main(argv: list[str] | None = None) -> None:
     body = "\n".join(
         [
             f"Machine: {machine()}. Seeds {', '.join(map(str, args.seeds))}; medians, "
-            "NMI of every seed in brackets.",
+            "NMI of every seed in brackets. Model runs stamped "
+            + run_stamps(
+                cache,
+                [
+                    f"{table}|{name}|{method}|{seed}"
+                    for name in data_sets
+                    for method in methods
+                    if method not in BASELINES
+                    for seed in args.seeds
+                ],
+            )
+            + ".",
             "",
             summary(cache, table, methods, data_sets, args.seeds),
         ]

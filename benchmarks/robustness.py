@@ -42,6 +42,7 @@ from _common import (
     machine,
     read_json,
     replace_section,
+    run_stamps,
     set_threads,
     store_run,
 )
@@ -208,7 +209,16 @@ def main(argv: list[str] | None = None) -> None:
     body = "\n".join(
         [
             f"Machine: {machine()}. Seeds {', '.join(map(str, args.seeds))}; medians, every "
-            "seed in brackets.",
+            "seed in brackets. Model runs stamped "
+            + run_stamps(
+                cache,
+                [
+                    f"robustness|{name}|CoclusterVAE|{seed}"
+                    for name in args.conditions
+                    for seed in args.seeds
+                ],
+            )
+            + ".",
             "",
             summary(cache, args.conditions, args.seeds),
         ]
