@@ -192,6 +192,19 @@ def collect(table: str, methods: dict, data_sets, seeds, cache_path: Path) -> di
     return read_json(cache_path)  # with the runs other processes stored meanwhile
 
 
+def current_runs(cache: dict) -> dict:
+    """The cache without model runs of another package revision: tables show only runs of
+    the code as it is (stale runs are redone by the next fitting run, never mixed in)."""
+    import cocluster_kit as ckit
+
+    stamp = f"{ckit.__version__}+{code_revision()}"
+    return {
+        key: run
+        for key, run in cache.items()
+        if key.split("|")[2] in BASELINES or run.get("version") == stamp
+    }
+
+
 def summary(cache: dict, table: str, methods, data_sets, seeds) -> str:
     """Markdown: one line per (data, method) with medians and the NMI of every seed."""
     lines = [
@@ -247,6 +260,7 @@ def main(argv: list[str] | None = None) -> None:
         cache = read_json(args.cache)
     else:
         cache = collect(table, methods, data_sets, args.seeds, args.cache)
+    cache = current_runs(cache)
     body = "\n".join(
         [
             f"Machine: {machine()}. Seeds {', '.join(map(str, args.seeds))}; medians, "
