@@ -163,7 +163,9 @@ BASELINES = ("SpectralCoclustering", "SpectralBiclustering", "KMeans (LSA / PCA)
 
 SAME_FIT = {("ablation", "defaults (dreg)"): "quality|{name}|CoclusterVAE|{seed}"}
 """Runs that are another table's run: the same settings and seed at the same package revision
-give the same fit (fits are reproducible), so the stored run is read instead of refitted."""
+give the same fit (fits are reproducible), so the stored run is read instead of refitted. Only
+at the same ``--threads`` (the cache does not record it; another thread count changes the
+float rounding and so the fit): run both tables with the same thread count."""
 
 
 def collect(table: str, methods: dict, data_sets, seeds, cache_path: Path) -> dict:
