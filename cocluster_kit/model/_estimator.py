@@ -50,12 +50,16 @@ class CoclusterVAE(FittedMixin, BaseEstimator):
         with L2 normalisation for counts and binary data), ``"tfidf"``, ``"standardize"``,
         ``"none"``.
     estimator
-        Gradient estimator: ``"dreg"`` (default), ``"iwae"`` or ``"elbo"`` (METHOD.md §2).
+        Gradient estimator: ``"elbo"`` (default: the closed-form VaDE bound), ``"iwae"`` or
+        ``"dreg"`` (importance-weighted bounds, METHOD.md §2). Choice: on the ablation
+        benchmark (``benchmarks/RESULTS.md``) ``dreg`` and ``iwae`` bought no accuracy over
+        ``elbo`` and cost about three times the training time.
     prior_gradient
         For ``dreg``: ``"gdreg"`` (generalized DReG for mixture means and scales) or
         ``"iwae"``.
     n_samples
-        Importance samples ``S`` per item (``iwae`` / ``dreg``).
+        Latent samples ``S`` per item: importance samples for ``iwae`` / ``dreg``, averaged
+        draws for ``elbo``. Default (None): 1 for ``elbo``, 4 for ``iwae`` and ``dreg``.
     latent_dim
         Latent size of the row and column sides.
     cell_latent_dim
@@ -147,9 +151,9 @@ class CoclusterVAE(FittedMixin, BaseEstimator):
         n_cell_clusters: int | None = None,
         likelihood: str = "auto",
         input_transform: str = "auto",
-        estimator: str = "dreg",
+        estimator: str = "elbo",
         prior_gradient: str = "gdreg",
-        n_samples: int = 4,
+        n_samples: int | None = None,
         latent_dim: int = 10,
         cell_latent_dim: int = 4,
         hidden: Sequence[int] = (256, 128),
@@ -372,8 +376,13 @@ class CoclusterVAE(FittedMixin, BaseEstimator):
                 f"mi='deepcc' needs n_row_clusters == n_col_clusters (got {self.n_row_clusters} "
                 f"and {n_col_clusters}); use mi='weighted', which allows different counts."
             )
+        if self.n_samples is not None and (
+            isinstance(self.n_samples, bool)
+            or not isinstance(self.n_samples, (int, np.integer))
+            or self.n_samples < 1
+        ):
+            raise ValueError(f"n_samples={self.n_samples!r} must be None or a positive integer.")
         positive_ints = (
-            "n_samples",
             "latent_dim",
             "cell_latent_dim",
             "row_batch_size",

@@ -55,6 +55,14 @@ def resolve_mi_weight(mi: str, mi_weight: float | None, likelihood: str) -> floa
     return float(mi_weight)
 
 
+DEFAULT_N_SAMPLES = {"elbo": 1, "iwae": 4, "dreg": 4}
+
+
+def resolve_n_samples(n_samples: int | None, estimator: str) -> int:
+    """``S``: ``n_samples`` when given, else the estimator's default (1 for ELBO, else 4)."""
+    return DEFAULT_N_SAMPLES[estimator] if n_samples is None else int(n_samples)
+
+
 def resolve_precision(precision: str, device: torch.device) -> str:
     """``"bf16"`` only on CUDA; elsewhere float32, with a warning."""
     if precision == "bf16" and device.type != "cuda":
@@ -156,7 +164,7 @@ def fit_estimator(
             min_delta=estimator.min_delta,
             estimator=estimator.estimator,
             prior_gradient=estimator.prior_gradient,
-            n_samples=estimator.n_samples,
+            n_samples=resolve_n_samples(estimator.n_samples, estimator.estimator),
             mi_weight=resolve_mi_weight(estimator.mi, estimator.mi_weight, likelihood),
             critic_weight=estimator.critic_weight if estimator.critic else 0.0,
             cell_weight=estimator.cell_weight,
@@ -202,6 +210,7 @@ def fit_estimator(
         "seed": seed,
         "epochs": {"pretrain": pretrain_epochs, "max": max_epochs, "warmup": warmup_epochs},
         "mi_weight": plan.mi_weight,
+        "n_samples": plan.n_samples,
     }
     estimator.history_ = pd.DataFrame(history)
     estimator.bound_ = best_epoch_bound(estimator.history_, *prepared.shape)
