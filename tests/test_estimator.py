@@ -182,11 +182,24 @@ def test_auto_likelihood_picks_counts_and_binary(small_counts):
 
 
 @pytest.mark.parametrize(
-    ("estimator", "prior_gradient"), [("elbo", "gdreg"), ("iwae", "gdreg"), ("dreg", "iwae")]
+    ("estimator", "prior_gradient"), [("dreg", "gdreg"), ("iwae", "gdreg"), ("dreg", "iwae")]
 )
 def test_other_estimators_train(estimator, prior_gradient, small_checkerboard):
     model = fit_small(small_checkerboard[0], estimator=estimator, prior_gradient=prior_gradient)
     assert np.isfinite(model.history_["loss"]).all()
+
+
+@pytest.mark.parametrize(
+    ("estimator", "n_samples", "expected"),
+    [("elbo", None, 1), ("iwae", None, 4), ("dreg", None, 4), ("elbo", 3, 3), ("dreg", 2, 2)],
+)
+def test_n_samples_default_follows_the_estimator(estimator, n_samples, expected):
+    assert ckit.CoclusterVAE().estimator == "elbo" and ckit.CoclusterVAE().n_samples is None
+    X = np.random.default_rng(0).poisson(2.0, size=(12, 8)).astype(float)
+    params = {**FAST, "n_samples": n_samples, "max_epochs": 1, "pretrain_epochs": 1}
+    model = fit_small(X, 2, 2, estimator=estimator, **params)
+    assert model.config_["n_samples"] == expected
+    assert model.get_params()["n_samples"] == n_samples  # the estimator keeps what it was given
 
 
 def test_ablation_switches_train(small_checkerboard):
@@ -227,7 +240,8 @@ def test_callbacks_and_progress_switch(capsys, small_checkerboard):
         ({"estimator": "vae"}, "estimator="),
         ({"likelihood": "normal"}, "likelihood="),
         ({"device": "tpu"}, "device="),
-        ({"n_samples": 0}, "positive integer"),
+        ({"n_samples": 0}, "None or a positive integer"),
+        ({"n_samples": 1.5}, "None or a positive integer"),
         ({"max_epochs": -1}, "non-negative"),
         ({"learning_rate": 0.0}, "positive"),
         ({"joint_gradient": 2.0}, r"\[0, 1\]"),
