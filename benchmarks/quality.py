@@ -56,6 +56,8 @@ ABLATIONS = {
     "no critics": {"critic": False},
     "no scale trick": {"scale_trick": False},
     "rows only": {"joint": False, "mi": "none"},
+    # The three parts the ablation found neutral, dropped together (a candidate for new defaults).
+    "sides + MI only": {"joint": False, "critic": False, "scale_trick": False},
 }
 
 
@@ -163,17 +165,20 @@ BASELINES = ("SpectralCoclustering", "SpectralBiclustering", "KMeans (LSA / PCA)
 
 SAME_FIT = {("ablation", "defaults (elbo)"): "quality|{name}|CoclusterVAE|{seed}"}
 """Runs that are another table's run: the same settings and seed at the same package revision
-give the same fit (fits are reproducible), so the stored run is read instead of refitted. Only
-at the same ``--threads`` (the cache does not record it; another thread count changes the
-float rounding and so the fit): run both tables with the same thread count."""
+and torch thread count give the same fit (fits are reproducible; another thread count changes
+the float rounding and so the fit), so the stored run is read instead of refitted. Model runs
+record their thread count (``threads``); a twin without it is not reused."""
 
 
 def collect(table: str, methods: dict, data_sets, seeds, cache_path: Path) -> dict:
     """Run every (data, method, seed) not yet in the cache; returns the cache."""
+    import torch
+
     import cocluster_kit as ckit
 
     cache = read_json(cache_path)
     revision = code_revision()
+    threads = torch.get_num_threads()
     loaded: dict[str, tuple] = {}
     # Seeds outermost: an interrupted run still has every data set at its first seeds.
     for seed in seeds:
@@ -188,8 +193,9 @@ def collect(table: str, methods: dict, data_sets, seeds, cache_path: Path) -> di
                 if key in cache and cache[key].get("version") == stamp:
                     continue
                 twin = SAME_FIT.get((table, method), "").format(name=name, seed=seed)
-                if twin in cache and cache[twin].get("version") == stamp:
-                    cache[key] = {**cache[twin], "same_fit_as": twin}
+                twin_run = cache.get(twin, {})
+                if twin_run.get("version") == stamp and twin_run.get("threads") == threads:
+                    cache[key] = {**twin_run, "same_fit_as": twin}
                     store_run(cache_path, key, cache[key])
                     print(f"{key}: the run of {twin}", flush=True)
                     continue
@@ -198,6 +204,8 @@ def collect(table: str, methods: dict, data_sets, seeds, cache_path: Path) -> di
                 X, labels, k = loaded[name]
                 result = run_one(fit, X, labels, k, seed)
                 cache[key] = {**result, "version": stamp}
+                if method not in BASELINES:
+                    cache[key]["threads"] = threads  # the fit depends on it (float rounding)
                 store_run(cache_path, key, cache[key])
                 shown = {k_: round(v, 3) for k_, v in result.items() if isinstance(v, float)}
                 print(f"{key}: {shown or result}", flush=True)
