@@ -58,6 +58,7 @@ ABLATIONS = {
     "rows only": {"joint": False, "mi": "none"},
     # The three parts the ablation found neutral, dropped together (a candidate for new defaults).
     "sides + MI only": {"joint": False, "critic": False, "scale_trick": False},
+    "no critics, no scale trick": {"critic": False, "scale_trick": False},  # keeps the cells
 }
 
 
