@@ -3,7 +3,12 @@
 from ._estimator import CoclusterVAE
 from ._fitted import NotFittedError
 from ._io import FORMAT_VERSION, MissingModelError, ModelFileError
-from ._validation import prepare_matrix, resolve_input_transform, resolve_likelihood
+from ._validation import (
+    looks_log_normalised,
+    prepare_matrix,
+    resolve_input_transform,
+    resolve_likelihood,
+)
 
 __all__ = [
     "FORMAT_VERSION",
@@ -11,6 +16,7 @@ __all__ = [
     "MissingModelError",
     "ModelFileError",
     "NotFittedError",
+    "looks_log_normalised",
     "prepare_matrix",
     "resolve_input_transform",
     "resolve_likelihood",

@@ -42,9 +42,10 @@ class CoclusterVAE(FittedMixin, BaseEstimator):
         ``B``, components of the cell-level mixture (default: ``min(K * L, 64)``).
     likelihood
         ``"auto"`` (rule in :func:`~cocluster_kit.model.resolve_likelihood`: binary →
-        bernoulli, sparse counts → multinomial, dense counts → negative_binomial, else
-        gaussian) or one of ``"gaussian"``, ``"bernoulli"``, ``"poisson"``,
-        ``"negative_binomial"``, ``"multinomial"``.
+        bernoulli, log-normalised counts (log expression) → gaussian, other sparse
+        non-negative values → multinomial, dense counts → negative_binomial, else gaussian)
+        or one of ``"gaussian"``, ``"bernoulli"``, ``"poisson"``, ``"negative_binomial"``,
+        ``"multinomial"``.
     input_transform
         What the encoders read: ``"auto"`` (standardised values for Gaussian data, TF-IDF
         with L2 normalisation for counts and binary data), ``"tfidf"``, ``"standardize"``,
@@ -52,8 +53,9 @@ class CoclusterVAE(FittedMixin, BaseEstimator):
     estimator
         Gradient estimator: ``"elbo"`` (default: the closed-form VaDE bound), ``"iwae"`` or
         ``"dreg"`` (importance-weighted bounds, METHOD.md §2). Choice: on the ablation
-        benchmark (``benchmarks/RESULTS.md``) ``dreg`` and ``iwae`` bought no accuracy over
-        ``elbo`` and cost about three times the training time.
+        benchmark (``benchmarks/RESULTS.md``) ``dreg`` and ``iwae`` gained no consistent
+        accuracy over ``elbo`` and took 1.6–2.7 times as long per fit (about 5 times on
+        Reuters R52).
     prior_gradient
         For ``dreg``: ``"gdreg"`` (generalized DReG for mixture means and scales) or
         ``"iwae"``.
@@ -376,11 +378,7 @@ class CoclusterVAE(FittedMixin, BaseEstimator):
                 f"mi='deepcc' needs n_row_clusters == n_col_clusters (got {self.n_row_clusters} "
                 f"and {n_col_clusters}); use mi='weighted', which allows different counts."
             )
-        if self.n_samples is not None and (
-            isinstance(self.n_samples, bool)
-            or not isinstance(self.n_samples, (int, np.integer))
-            or self.n_samples < 1
-        ):
+        if self.n_samples is not None and not _is_positive_int(self.n_samples):
             raise ValueError(f"n_samples={self.n_samples!r} must be None or a positive integer.")
         positive_ints = (
             "latent_dim",
@@ -392,17 +390,13 @@ class CoclusterVAE(FittedMixin, BaseEstimator):
         )
         for name in positive_ints:
             value = getattr(self, name)
-            if not isinstance(value, (int, np.integer)) or value < 1:
+            if not _is_positive_int(value):
                 raise ValueError(f"{name}={value!r} must be a positive integer.")
         for name in ("max_epochs", "pretrain_epochs", "warmup_epochs", "n_cell_clusters"):
             value = getattr(self, name)
             if value is not None and (not isinstance(value, (int, np.integer)) or value < 0):
                 raise ValueError(f"{name}={value!r} must be None or a non-negative integer.")
-        if self.n_init != "auto" and (
-            isinstance(self.n_init, bool)
-            or not isinstance(self.n_init, (int, np.integer))
-            or self.n_init < 1
-        ):
+        if self.n_init != "auto" and not _is_positive_int(self.n_init):
             raise ValueError(f"n_init={self.n_init!r} must be 'auto' or an integer of at least 1.")
         if self.n_cells < 0:
             raise ValueError(f"n_cells={self.n_cells!r} must be non-negative (0 skips cells).")
@@ -416,3 +410,8 @@ class CoclusterVAE(FittedMixin, BaseEstimator):
             raise ValueError(f"joint_gradient={self.joint_gradient!r} must be in [0, 1].")
         if not 0.0 <= self.mi_momentum < 1.0:
             raise ValueError(f"mi_momentum={self.mi_momentum!r} must be in [0, 1).")
+
+
+def _is_positive_int(value) -> bool:
+    """An integer of at least 1 (numpy integers too; ``True`` is not one)."""
+    return isinstance(value, (int, np.integer)) and not isinstance(value, bool) and value >= 1

@@ -288,11 +288,12 @@ def check_trainable(prepared: PreparedMatrix, *, name: str = "X") -> None:
 def resolve_likelihood(prepared: PreparedMatrix, likelihood: str, *, name: str = "X") -> str:
     """The likelihood for this data: the one asked for (checked), or the ``"auto"`` rule.
 
-    ``"auto"``: every observed value in {0, 1} → ``bernoulli``; non-negative values with at
-    most half the observed entries nonzero → ``multinomial`` (bags of words, TF-IDF or other
-    term weights, sparse counts: each row is read as a composition over the columns, weights
-    as fractional counts); dense non-negative integers → ``negative_binomial``; anything else
-    → ``gaussian`` (standardised per column).
+    ``"auto"``: every observed value in {0, 1} → ``bernoulli``; log-normalised counts (see
+    :func:`looks_log_normalised`: the log expression of single-cell and RNA-seq tables) →
+    ``gaussian``; other non-negative values with at most half the observed entries nonzero →
+    ``multinomial`` (bags of words, TF-IDF or other term weights, sparse counts: each row is
+    read as a composition over the columns, weights as fractional counts); dense non-negative
+    integers → ``negative_binomial``; anything else → ``gaussian`` (standardised per column).
     """
     if not isinstance(likelihood, str) or (likelihood != "auto" and likelihood not in LIKELIHOODS):
         raise ValueError(
@@ -309,6 +310,8 @@ def resolve_likelihood(prepared: PreparedMatrix, likelihood: str, *, name: str =
         density = np.count_nonzero(values) / max(n_observed, 1)
         if binary:
             likelihood = "bernoulli"
+        elif non_negative and not integer and looks_log_normalised(prepared.matrix):
+            likelihood = "gaussian"
         elif non_negative and density <= 0.5:
             likelihood = "multinomial"
         elif integer:
@@ -335,6 +338,50 @@ def resolve_likelihood(prepared: PreparedMatrix, likelihood: str, *, name: str =
             "likelihood='gaussian'."
         )
     return likelihood
+
+
+# Log bases tried by looks_log_normalised: natural (scanpy, Seurat), 2 and 10.
+_LOG_BASES = (np.e, 2.0, 10.0)
+
+
+def looks_log_normalised(
+    matrix: sp.csr_matrix, *, max_rows: int = 2000, max_ratio: float = 50.0
+) -> bool:
+    """Whether non-negative values look like ``log(1 + s_i * counts)``, the log expression.
+
+    Library-size normalisation multiplies row ``i``'s counts by one factor ``s_i``, so within
+    a row ``base ** x - 1`` is an integer multiple of its smallest nonzero value (a count of
+    one). TF-IDF and other term weights scale each column differently and break that. The
+    rule: over up to ``max_rows`` evenly spaced rows, at least 80 % of the ratios to the
+    row's smallest value (those in ``(1, max_ratio]``) lie within 0.05 of an integer, for the
+    natural logarithm, base 2 or base 10. Random ratios land there about 10 % of the time.
+
+    Parameters
+    ----------
+    matrix
+        CSR matrix of non-negative, not all integer, values.
+    max_rows
+        Rows examined at most.
+    max_ratio
+        Largest ratio examined (float32 rounding blurs larger ones).
+    """
+    n_rows = matrix.shape[0]
+    rows = np.unique(np.linspace(0, n_rows - 1, min(max_rows, n_rows)).astype(int))
+    values = [matrix.data[matrix.indptr[i] : matrix.indptr[i + 1]] for i in rows]
+    values = [v[v > 0].astype(np.float64) for v in values]
+    values = [v for v in values if v.size >= 2]
+    for base in _LOG_BASES:
+        near, total = 0, 0
+        for row in values:
+            with np.errstate(over="ignore", invalid="ignore"):
+                linear = np.expm1(row * np.log(base))
+                ratios = linear / linear.min()
+            ratios = ratios[(ratios > 1.0 + 1e-6) & (ratios <= max_ratio)]
+            near += int(np.sum(np.abs(ratios - np.round(ratios)) <= 0.05))
+            total += ratios.size
+        if total >= 50 and near >= 0.8 * total:
+            return True
+    return False
 
 
 def resolve_input_transform(likelihood: str, input_transform: str) -> str:
