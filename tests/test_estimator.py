@@ -179,6 +179,9 @@ def test_auto_likelihood_picks_counts_and_binary(small_counts):
     assert fit_small((X > 2).astype(float), 2, 3).likelihood_ == "bernoulli"
     sparse_counts = np.where(X > 3, X, 0.0)
     assert fit_small(sparse_counts, 2, 3).likelihood_ == "multinomial"
+    # Log-normalised counts (log expression) are modelled as Gaussian values.
+    log_expression = np.log1p(1e4 * X / X.sum(1, keepdims=True))
+    assert fit_small(log_expression, 2, 3).likelihood_ == "gaussian"
 
 
 @pytest.mark.parametrize(
