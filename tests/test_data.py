@@ -421,8 +421,10 @@ def _resolve(dense, likelihood="auto"):
 
 def test_auto_likelihood_rule():
     rng = np.random.default_rng(13)
-    binary = (rng.random((20, 10)) < 0.5).astype(float)
-    assert _resolve(binary) == "bernoulli"
+    binary = (rng.random((20, 10)) < 0.7).astype(float)
+    assert _resolve(binary) == "bernoulli"  # dense binary
+    # Sparse binary data (which words occur) are bags of words: multinomial.
+    assert _resolve((rng.random((20, 10)) < 0.2).astype(float)) == "multinomial"
     sparse_counts = rng.poisson(3.0, (20, 10)) * (rng.random((20, 10)) < 0.2)
     assert (sparse_counts > 1).any()
     assert _resolve(sparse_counts.astype(float)) == "multinomial"

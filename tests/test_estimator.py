@@ -176,7 +176,10 @@ def test_every_likelihood_trains(likelihood, small_counts):
 def test_auto_likelihood_picks_counts_and_binary(small_counts):
     X = small_counts[0]
     assert fit_small(X, 2, 3).likelihood_ == "negative_binomial"  # dense counts
-    assert fit_small((X > 2).astype(float), 2, 3).likelihood_ == "bernoulli"
+    dense_binary, sparse_binary = (X > 0).astype(float), (X > 2).astype(float)
+    assert dense_binary.mean() > 0.5 and sparse_binary.mean() <= 0.5
+    assert fit_small(dense_binary, 2, 3).likelihood_ == "bernoulli"
+    assert fit_small(sparse_binary, 2, 3).likelihood_ == "multinomial"
     sparse_counts = np.where(X > 3, X, 0.0)
     assert fit_small(sparse_counts, 2, 3).likelihood_ == "multinomial"
     # Log-normalised counts (log expression) are modelled as Gaussian values.

@@ -41,9 +41,10 @@ class CoclusterVAE(FittedMixin, BaseEstimator):
     n_cell_clusters
         ``B``, components of the cell-level mixture (default: ``min(K * L, 64)``).
     likelihood
-        ``"auto"`` (rule in :func:`~cocluster_kit.model.resolve_likelihood`: binary →
-        bernoulli, log-normalised counts (log expression) → gaussian, other sparse
-        non-negative values → multinomial, dense counts → negative_binomial, else gaussian)
+        ``"auto"`` (rule in :func:`~cocluster_kit.model.resolve_likelihood`: log-normalised
+        counts (log expression) → gaussian, other sparse non-negative values (binary too) →
+        multinomial, dense binary → bernoulli, dense counts → negative_binomial, else
+        gaussian)
         or one of ``"gaussian"``, ``"bernoulli"``, ``"poisson"``, ``"negative_binomial"``,
         ``"multinomial"``.
     input_transform
