@@ -59,6 +59,8 @@ ABLATIONS = {
     # The three parts the ablation found neutral, dropped together (a candidate for new defaults).
     "sides + MI only": {"joint": False, "critic": False, "scale_trick": False},
     "no critics, no scale trick": {"critic": False, "scale_trick": False},  # keeps the cells
+    # The kept epoch as chosen before monitor= existed: by the whole J, cell level included.
+    "monitor=objective": {"monitor": "objective"},
 }
 
 

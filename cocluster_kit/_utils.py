@@ -50,3 +50,8 @@ def resolve_seed(random_state) -> int:
     raise ValueError(
         f"random_state={random_state!r} must be None, an int, or a numpy random generator."
     )
+
+
+def is_positive_int(value) -> bool:
+    """An integer of at least 1 (numpy integers too; ``True`` is not one)."""
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool) and value >= 1

@@ -68,7 +68,10 @@ def test_fitted_attributes_shapes(small_checkerboard):
     for side in ("row", "col", "cell"):
         for term in ("bound", "reconstruction", "kl", "critic"):
             assert f"{side}_{term}" in history.columns
-    assert {"loss", "objective", "mi", "kl_weight", "mi_weight", "seconds"} <= set(history.columns)
+    columns = {"loss", "objective", "partition_objective", "mi", "kl_weight", "mi_weight"}
+    assert columns | {"seconds"} <= set(history.columns)
+    # The partitions' part of J leaves the cell level out: the two values differ.
+    assert not np.allclose(history["partition_objective"], history["objective"])
     assert np.isfinite(history["loss"]).all()
     # KL warm-up over the training epochs, with the cross-loss ramping alongside it.
     trained = history[history["stage"] == "train"]
@@ -77,7 +80,7 @@ def test_fitted_attributes_shapes(small_checkerboard):
     np.testing.assert_allclose(trained["mi_weight"], full_weight * trained["kl_weight"])
     # bound_: the kept full-weight epoch's bound per matrix entry (rows + columns, plus cells).
     kept = trained[trained["kl_weight"] == 1.0]
-    kept = kept.loc[kept["objective"].idxmin()]
+    kept = kept.loc[kept["partition_objective"].idxmin()]  # what monitor='partitions' reads
     expected = (n * kept["row_bound"] + m * kept["col_bound"]) / (n * m) + kept["cell_bound"]
     assert model.bound_ == pytest.approx(expected)
 
@@ -129,6 +132,16 @@ def test_save_load_round_trip(tmp_path, small_checkerboard):
     model.save(target)
     assert sorted(p.name for p in target.iterdir()) == ["model.json", "model.pt"]
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
+    # A model saved before monitor= existed kept its weights by the whole objective.
+    del metadata["params"]["monitor"]
+    (target / "model.json").write_text(json.dumps(metadata))
+    older = ckit.CoclusterVAE.load(target, device="cpu")
+    assert older.monitor == "objective"
+    trained = older.history_[(older.history_["stage"] == "train")]
+    kept = trained.loc[trained[trained["kl_weight"] == 1.0]["objective"].idxmin()]
+    n, m = X.shape
+    expected = (n * kept["row_bound"] + m * kept["col_bound"]) / (n * m) + kept["cell_bound"]
+    assert older.bound_ == pytest.approx(expected)
     metadata["format_version"] = FORMAT_VERSION + 1
     (target / "model.json").write_text(json.dumps(metadata))
     with pytest.raises(ValueError, match="format"):
@@ -213,6 +226,9 @@ def test_ablation_switches_train(small_checkerboard):
     without = fit_small(X, joint=False, critic=False, scale_trick=False, mi="none")
     assert "cell_bound" not in without.history_.columns
     assert "mi" not in without.history_.columns
+    # Without the cell level the partitions' part of J is the whole of it.
+    history = without.history_
+    np.testing.assert_array_equal(history["partition_objective"], history["objective"])
     assert without.module_.rows.scale_raw is None and without.module_.rows.critic is None
     no_value = fit_small(X, cell_reads_value=False, joint_gradient=1.0)
     assert no_value.module_.cells.encoder.mean.in_features > 0
@@ -251,6 +267,7 @@ def test_callbacks_and_progress_switch(capsys, small_checkerboard):
         ({"max_epochs": -1}, "non-negative"),
         ({"learning_rate": 0.0}, "positive"),
         ({"joint_gradient": 2.0}, r"\[0, 1\]"),
+        ({"monitor": "loss"}, "monitor='loss' is not one of 'partitions', 'objective'"),
         ({"random_state": -3}, "non-negative"),
     ],
 )

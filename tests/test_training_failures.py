@@ -14,12 +14,18 @@ from cocluster_kit.data import CoclusterData
 from cocluster_kit.model import prepare_matrix
 from cocluster_kit.model._fit import module_config
 from cocluster_kit.module import CoclusterModule
-from cocluster_kit.train import BatchSampler, TrainingError, TrainingPlan, fit_module
+from cocluster_kit.train import (
+    MONITORED_TERMS,
+    BatchSampler,
+    TrainingError,
+    TrainingPlan,
+    fit_module,
+)
 
 PRETRAIN, WARMUP, MAX_EPOCHS = 2, 2, 16
 
 
-def _training(X, seed=0, patience=100):
+def _training(X, seed=0, patience=100, monitor="partitions"):
     """A module, its data, a sampler and a plan, built as ``CoclusterVAE.fit`` builds them."""
     estimator = ckit.CoclusterVAE(3, 2, n_samples=2, hidden=(32,))
     prepared = prepare_matrix(X)
@@ -58,12 +64,14 @@ def _training(X, seed=0, patience=100):
         cell_weight=1.0,
         mixture_init="kmeans",
         seed=seed,
+        monitor=monitor,
     )
     return module, data, sampler, plan
 
 
 def test_non_finite_loss_restores_the_best_weights(small_checkerboard):
     module, data, sampler, plan = _training(small_checkerboard[0])
+    term = MONITORED_TERMS[plan.monitor]
     snapshots, best, poisoned = {}, math.inf, []
 
     def watch_then_poison(entry):
@@ -72,8 +80,8 @@ def test_non_finite_loss_restores_the_best_weights(small_checkerboard):
         snapshots[entry["epoch"]] = copy.deepcopy(module.state_dict())
         if entry["stage"] != "train" or entry["kl_weight"] < 1.0:
             return
-        if entry["objective"] < best:
-            best = entry["objective"]
+        if entry[term] < best:
+            best = entry[term]
         elif not poisoned:  # the loop keeps an earlier epoch's weights: poison these
             poisoned.append(entry["epoch"])
             with torch.no_grad():
@@ -91,7 +99,7 @@ def test_non_finite_loss_restores_the_best_weights(small_checkerboard):
     full_weight = [
         entry for entry in error.history if entry["stage"] == "train" and entry["kl_weight"] >= 1
     ]
-    best_epoch = min(full_weight, key=lambda entry: entry["objective"])["epoch"]
+    best_epoch = min(full_weight, key=lambda entry: entry[term])["epoch"]
     assert error.best_epoch == best_epoch < poisoned[0]
     assert f"weights of epoch {best_epoch}, the best seen, were kept" in message
     state = module.state_dict()
@@ -100,8 +108,9 @@ def test_non_finite_loss_restores_the_best_weights(small_checkerboard):
     assert all(torch.isfinite(value).all() for value in state.values() if value.is_floating_point())
 
 
-def test_best_weights_are_restored_and_early_stopping_counts_from_them(small_checkerboard):
-    module, data, sampler, plan = _training(small_checkerboard[0], patience=2)
+@pytest.mark.parametrize("monitor", ["partitions", "objective"])
+def test_best_weights_are_restored_and_early_stopping_counts_from_them(small_checkerboard, monitor):
+    module, data, sampler, plan = _training(small_checkerboard[0], patience=2, monitor=monitor)
     snapshots = {}
 
     def watch(entry):
@@ -109,7 +118,8 @@ def test_best_weights_are_restored_and_early_stopping_counts_from_them(small_che
 
     history = fit_module(module, data, sampler, plan, callbacks=[watch])
     full_weight = [e for e in history if e["stage"] == "train" and e["kl_weight"] >= 1]
-    best_epoch = min(full_weight, key=lambda entry: entry["objective"])["epoch"]
+    term = MONITORED_TERMS[monitor]
+    best_epoch = min(full_weight, key=lambda entry: entry[term])["epoch"]
     # Training ran until `patience` epochs in a row did not beat the best, or to the end.
     last = history[-1]["epoch"]
     assert last - best_epoch == plan.patience or last == PRETRAIN + MAX_EPOCHS - 1
@@ -146,7 +156,7 @@ def test_estimator_keeps_the_best_epoch_after_divergence(small_checkerboard):
     assert "learning rate too high" in str(error) and "holds that epoch's result" in str(error)
     assert len(model.history_) == len(error.history)
     trained = model.history_[model.history_["stage"] == "train"]
-    assert error.best_epoch == trained.loc[trained["objective"].idxmin(), "epoch"]
+    assert error.best_epoch == trained.loc[trained["partition_objective"].idxmin(), "epoch"]
     assert model.row_labels_.shape == (X.shape[0],) and np.isfinite(model.row_embedding_).all()
     np.testing.assert_array_equal(model.predict(X), model.row_labels_)
 

@@ -7,6 +7,8 @@ import numbers
 import numpy as np
 import scipy.sparse as sp
 
+from .._utils import is_positive_int
+
 # Rows generated at a time in sparse mode, so no dense n x m array is ever allocated.
 _CHUNK_ENTRIES = 1_000_000
 
@@ -17,7 +19,7 @@ def _balanced_labels(n_items: int, n_clusters: int, rng: np.random.Generator) ->
 
 
 def _check_count(name: str, value, limit: int | None = None) -> int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
+    if not is_positive_int(value):
         raise ValueError(f"{name}={value!r} must be a positive integer.")
     if limit is not None and value > limit:
         raise ValueError(f"{name}={value} is more than the {limit} items to split.")

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 import numpy as np
 from sklearn.base import BaseEstimator
 
-from .._utils import resolve_device, resolve_seed
+from .._utils import is_positive_int, resolve_device, resolve_seed
 from ._fitted import FittedMixin
 from ._validation import (
     check_trainable,
@@ -44,9 +44,8 @@ class CoclusterVAE(FittedMixin, BaseEstimator):
         ``"auto"`` (rule in :func:`~cocluster_kit.model.resolve_likelihood`: log-normalised
         counts (log expression) → gaussian, other sparse non-negative values (binary too) →
         multinomial, dense binary → bernoulli, dense counts → negative_binomial, else
-        gaussian)
-        or one of ``"gaussian"``, ``"bernoulli"``, ``"poisson"``, ``"negative_binomial"``,
-        ``"multinomial"``.
+        gaussian) or one of ``"gaussian"``, ``"bernoulli"``, ``"poisson"``,
+        ``"negative_binomial"``, ``"multinomial"``.
     input_transform
         What the encoders read: ``"auto"`` (standardised values for Gaussian data, TF-IDF
         with L2 normalisation for counts and binary data), ``"tfidf"``, ``"standardize"``,
@@ -115,9 +114,18 @@ class CoclusterVAE(FittedMixin, BaseEstimator):
     learning_rate, weight_decay
         AdamW settings (mixture parameters are not decayed).
     patience, min_delta
-        Early stopping: stop after ``patience`` epochs whose objective ``J`` (its value, not
-        the gradient estimator's surrogate) did not improve by a relative ``min_delta``; the
-        best weights are kept.
+        Early stopping: stop after ``patience`` full-weight epochs whose ``monitor``-ed value
+        (the value, not the gradient estimator's surrogate) did not improve by a relative
+        ``min_delta``; the weights of the best epoch are kept.
+    monitor
+        What early stopping and the kept weights read: ``"partitions"`` (default), ``J``
+        without the cell level (the row and column sides, critics and cross-loss: the part
+        the partitions set), or ``"objective"``, the whole ``J``. Choice: with
+        ``joint_gradient=0`` the cell level sends the partitions no gradient, yet its bound
+        keeps improving long after they settle and, counted over all ``n * m`` cells,
+        decides which epoch ``J`` calls best. The history records both values
+        (``partition_objective``, ``objective``); the measured difference is in
+        ``benchmarks/RESULTS.md``.
     mixture_init
         How the mixtures start from the encoder means: ``"kmeans"`` or ``"gmm"``.
     n_init
@@ -181,6 +189,7 @@ class CoclusterVAE(FittedMixin, BaseEstimator):
         weight_decay: float = 1e-4,
         patience: int = 20,
         min_delta: float = 1e-4,
+        monitor: str = "partitions",
         mixture_init: str = "kmeans",
         n_init: int | str = 1,
         sketch_threshold: int = 20_000,
@@ -223,6 +232,7 @@ class CoclusterVAE(FittedMixin, BaseEstimator):
         self.weight_decay = weight_decay
         self.patience = patience
         self.min_delta = min_delta
+        self.monitor = monitor
         self.mixture_init = mixture_init
         self.n_init = n_init
         self.sketch_threshold = sketch_threshold
@@ -347,7 +357,7 @@ class CoclusterVAE(FittedMixin, BaseEstimator):
 
     def _check_params(self, shape: tuple[int, int]) -> None:
         from ..module import ESTIMATORS, MI_VARIANTS, PRIOR_GRADIENTS
-        from ..train import MIXTURE_INITS, PRECISIONS
+        from ..train import MIXTURE_INITS, MONITORED_TERMS, PRECISIONS
 
         n_rows, n_cols = shape
         n_col_clusters = self.n_row_clusters if self.n_col_clusters is None else self.n_col_clusters
@@ -355,7 +365,7 @@ class CoclusterVAE(FittedMixin, BaseEstimator):
             ("n_row_clusters", self.n_row_clusters, n_rows, "rows"),
             ("n_col_clusters", n_col_clusters, n_cols, "columns"),
         ):
-            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+            if not is_positive_int(value):
                 raise ValueError(f"{name}={value!r} must be an integer of at least 1.")
             if value > limit:
                 raise ValueError(
@@ -368,6 +378,7 @@ class CoclusterVAE(FittedMixin, BaseEstimator):
             "mi": ("auto", *MI_VARIANTS, "none"),
             "mixture_init": MIXTURE_INITS,
             "precision": PRECISIONS,
+            "monitor": tuple(MONITORED_TERMS),
         }
         for name, allowed in choices.items():
             if getattr(self, name) not in allowed:
@@ -379,7 +390,7 @@ class CoclusterVAE(FittedMixin, BaseEstimator):
                 f"mi='deepcc' needs n_row_clusters == n_col_clusters (got {self.n_row_clusters} "
                 f"and {n_col_clusters}); use mi='weighted', which allows different counts."
             )
-        if self.n_samples is not None and not _is_positive_int(self.n_samples):
+        if self.n_samples is not None and not is_positive_int(self.n_samples):
             raise ValueError(f"n_samples={self.n_samples!r} must be None or a positive integer.")
         positive_ints = (
             "latent_dim",
@@ -391,13 +402,13 @@ class CoclusterVAE(FittedMixin, BaseEstimator):
         )
         for name in positive_ints:
             value = getattr(self, name)
-            if not _is_positive_int(value):
+            if not is_positive_int(value):
                 raise ValueError(f"{name}={value!r} must be a positive integer.")
         for name in ("max_epochs", "pretrain_epochs", "warmup_epochs", "n_cell_clusters"):
             value = getattr(self, name)
             if value is not None and (not isinstance(value, (int, np.integer)) or value < 0):
                 raise ValueError(f"{name}={value!r} must be None or a non-negative integer.")
-        if self.n_init != "auto" and not _is_positive_int(self.n_init):
+        if self.n_init != "auto" and not is_positive_int(self.n_init):
             raise ValueError(f"n_init={self.n_init!r} must be 'auto' or an integer of at least 1.")
         if self.n_cells < 0:
             raise ValueError(f"n_cells={self.n_cells!r} must be non-negative (0 skips cells).")
@@ -411,8 +422,3 @@ class CoclusterVAE(FittedMixin, BaseEstimator):
             raise ValueError(f"joint_gradient={self.joint_gradient!r} must be in [0, 1].")
         if not 0.0 <= self.mi_momentum < 1.0:
             raise ValueError(f"mi_momentum={self.mi_momentum!r} must be in [0, 1).")
-
-
-def _is_positive_int(value) -> bool:
-    """An integer of at least 1 (numpy integers too; ``True`` is not one)."""
-    return isinstance(value, (int, np.integer)) and not isinstance(value, bool) and value >= 1

@@ -11,6 +11,7 @@ import torch
 from ..data import CoclusterData
 from ..module import CoclusterModule
 from ..train import (
+    MONITORED_TERMS,
     BatchSampler,
     Checkpointer,
     TrainingError,
@@ -170,6 +171,7 @@ def fit_estimator(
             cell_weight=estimator.cell_weight,
             mixture_init=estimator.mixture_init,
             seed=seed,
+            monitor=estimator.monitor,
         )
         if checkpoint is not None:
             checkpoint.seed = seed
@@ -213,7 +215,9 @@ def fit_estimator(
         "n_samples": plan.n_samples,
     }
     estimator.history_ = pd.DataFrame(history)
-    estimator.bound_ = best_epoch_bound(estimator.history_, *prepared.shape)
+    estimator.bound_ = best_epoch_bound(
+        estimator.history_, *prepared.shape, monitored=MONITORED_TERMS[plan.monitor]
+    )
     estimator.n_features_in_ = prepared.shape[1]
     estimator.likelihood_ = likelihood
     estimator.input_transform_ = input_transform
@@ -241,11 +245,14 @@ def fit_estimator(
         ) from None
 
 
-def best_epoch_bound(history: pd.DataFrame, n_rows: int, n_cols: int) -> float:
+def best_epoch_bound(
+    history: pd.DataFrame, n_rows: int, n_cols: int, *, monitored: str = "partition_objective"
+) -> float:
     """Evidence bound per matrix entry at the epoch whose weights were kept.
 
-    That is the full-weight training epoch with the lowest objective, or the last epoch when
-    training never reached full weight (then the last weights are kept).
+    That is the full-weight training epoch with the lowest ``monitored`` history term (a
+    value of :data:`~cocluster_kit.train.MONITORED_TERMS`), or the last epoch when training
+    never reached full weight (then the last weights are kept).
 
     ``(n * row_bound + m * col_bound) / (n * m) + cell_bound``: the row and column sides'
     bounds summed over their items, plus the cell level's mean bound per cell, without the
@@ -259,8 +266,10 @@ def best_epoch_bound(history: pd.DataFrame, n_rows: int, n_cols: int) -> float:
     if trained.empty:
         best = history.iloc[-1]
     else:
-        monitored = "objective" if "objective" in trained else "loss"  # models saved before 0.1.0
-        best = trained.loc[trained[monitored].idxmin()]
+        for term in (monitored, "objective", "loss"):  # older saves lack the first ones
+            if term in trained:
+                break
+        best = trained.loc[trained[term].idxmin()]
     bound = (n_rows * best["row_bound"] + n_cols * best["col_bound"]) / (n_rows * n_cols)
     return float(bound + best.get("cell_bound", 0.0))
 

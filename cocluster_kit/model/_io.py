@@ -12,6 +12,7 @@ import scipy.sparse as sp
 import torch
 
 from .._version import __version__
+from ..train import MONITORED_TERMS
 from ._fit import best_epoch_bound
 
 FORMAT_VERSION = 1
@@ -232,6 +233,7 @@ def load_model(cls, path, *, device: str = "auto"):
     params = metadata["params"]
     params["hidden"] = tuple(params["hidden"])
     params["decoder_hidden"] = tuple(params["decoder_hidden"])
+    params.setdefault("monitor", "objective")  # saved before monitor= existed: what it used
     estimator = cls(**params)
     config = metadata["config"]
     module = CoclusterModule(**config["module"])
@@ -255,7 +257,8 @@ def load_model(cls, path, *, device: str = "auto"):
     estimator.row_names_ = metadata["row_names"]
     estimator.column_names_ = metadata["column_names"]
     estimator.history_ = pd.DataFrame(metadata["history"])
-    estimator.bound_ = best_epoch_bound(estimator.history_, *metadata["shape"])
+    monitored = MONITORED_TERMS.get(params["monitor"], "objective")
+    estimator.bound_ = best_epoch_bound(estimator.history_, *metadata["shape"], monitored=monitored)
     rows = _rows_view(tensors, config["input_transform"], metadata["n_features_in"])
     estimator.data_ = _LoadedData(rows, metadata["shape"], config["likelihood"])
     for name in _FITTED_ARRAYS:

@@ -262,19 +262,24 @@ class CoclusterModule(nn.Module):
 
         total = torch.zeros((), device=row_out.mean.device)
         objective = torch.zeros((), device=row_out.mean.device)
+        partition_objective = torch.zeros((), device=row_out.mean.device)
         terms: dict[str, torch.Tensor] = {}
         for name, (out, weight, scale) in outputs.items():
             per_item = out.loss - phase.critic_weight * out.critic
             total = total + scale * (weight * per_item).sum()
             # The value of J itself: a DReG surrogate has J's gradient, not J's value.
             per_item_value = -out.bound - phase.critic_weight * out.critic.detach()
-            objective = objective + scale * (weight * per_item_value).sum()
+            part = scale * (weight * per_item_value).sum()
+            objective = objective + part
+            if name != "cell":
+                partition_objective = partition_objective + part
             norm = weight.sum()
             for term in ("bound", "reconstruction", "kl", "critic"):
                 value = (weight * getattr(out, term).detach()).sum() / norm
                 terms[f"{name}_{term}"] = value
         total = total / n_entries
         objective = objective / n_entries
+        partition_objective = partition_objective / n_entries
         if phase.mi_weight > 0:
             block = batch.rows.target[:, batch.columns.index]
             observed = None if batch.rows.mask is None else batch.rows.mask[:, batch.columns.index]
@@ -286,7 +291,11 @@ class CoclusterModule(nn.Module):
             )
             total = total + phase.mi_weight * mi_loss
             objective = objective + phase.mi_weight * mi_loss.detach()
+            partition_objective = partition_objective + phase.mi_weight * mi_loss.detach()
             terms["mi"] = mi_loss.detach()
         terms["loss"] = total.detach()
         terms["objective"] = objective.detach()
+        # J without the cell level: the part whose value the row and column partitions set
+        # (with joint_gradient=0 the cell level sends them no gradient).
+        terms["partition_objective"] = partition_objective.detach()
         return LossRecord(total=total, terms=terms)

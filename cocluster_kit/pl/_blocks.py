@@ -8,6 +8,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from .._anndata import check_anndata, get_matrix, matrix_label, read_result, resolve_layer
+from .._utils import is_positive_int
 from ._common import cluster_colors, figure_and_axes
 
 if TYPE_CHECKING:
@@ -203,7 +204,7 @@ def blocks(
         ("max_cols", max_cols),
         ("rows_per_cluster", 1 if rows_per_cluster is None else rows_per_cluster),
     ):
-        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+        if not is_positive_int(value):
             raise ValueError(f"{name}={value!r} must be a positive integer.")
     result = read_result(adata, key)
     row_code = _cluster_code(row_cluster, result.row_categories, "row_cluster")

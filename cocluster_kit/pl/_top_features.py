@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from .._utils import is_positive_int
 from ..get import top_features_df
 from ._common import cluster_colors
 
@@ -56,7 +57,7 @@ def top_features(
     from matplotlib.patches import Patch
 
     table = top_features_df(adata, key, row_cluster=row_cluster)
-    if isinstance(n_top, bool) or not isinstance(n_top, (int, np.integer)) or n_top < 1:
+    if not is_positive_int(n_top):
         raise ValueError(f"n_top={n_top!r} must be a positive integer.")
     row_categories = list(table["row_cluster"].cat.categories)
     column_categories = list(table["col_cluster"].cat.categories)

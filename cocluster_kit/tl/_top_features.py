@@ -17,6 +17,7 @@ from .._anndata import (
     read_result,
     resolve_layer,
 )
+from .._utils import is_positive_int
 
 if TYPE_CHECKING:
     from anndata import AnnData
@@ -101,7 +102,7 @@ def top_features(
             ``n_top``, ``layer`` (None for ``X``) and ``enrichment`` (the score's name).
     """
     check_anndata(adata, "tl.top_features")
-    if isinstance(n_top, bool) or not isinstance(n_top, (int, np.integer)) or n_top < 1:
+    if not is_positive_int(n_top):
         raise ValueError(f"n_top={n_top!r} must be a positive integer.")
     result = read_result(adata, key)
     chosen_layer = resolve_layer(adata, result.layer if layer is None else layer)

@@ -2,12 +2,13 @@
 
 from ._batches import PRECISIONS, BatchSampler, autocast
 from ._checkpoint import CHECKPOINT_FILE, Checkpointer, LoopState, fingerprint
-from ._loop import TrainingError, TrainingPlan, fit_module, resolve_epochs
+from ._loop import MONITORED_TERMS, TrainingError, TrainingPlan, fit_module, resolve_epochs
 from ._mixture_init import MIXTURE_INITS, encode_view, fit_mixture, initialize_mixtures
 
 __all__ = [
     "CHECKPOINT_FILE",
     "MIXTURE_INITS",
+    "MONITORED_TERMS",
     "PRECISIONS",
     "BatchSampler",
     "Checkpointer",

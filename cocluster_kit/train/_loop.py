@@ -23,6 +23,9 @@ logger = logging.getLogger("cocluster_kit")
 
 Callback = Callable[[dict], None]
 
+# What early stopping and the choice of kept weights read (``monitor=``): the history term.
+MONITORED_TERMS = {"partitions": "partition_objective", "objective": "objective"}
+
 
 class TrainingError(RuntimeError):
     """Training could not go on (for example the loss stopped being finite).
@@ -61,6 +64,7 @@ class TrainingPlan:
     cell_weight: float
     mixture_init: str
     seed: int
+    monitor: str = "partitions"
 
 
 def _optimizer(module: CoclusterModule, plan: TrainingPlan) -> torch.optim.Optimizer:
@@ -147,9 +151,11 @@ def fit_module(
 ) -> list[dict]:
     """Train ``module`` on ``data``; returns the per-epoch history.
 
-    The weights with the best epoch value of the full objective ``J`` (not the gradient
-    estimator's surrogate) after the warm-up are restored at the end; a
-    non-finite loss stops training with :class:`TrainingError` after restoring them.
+    Early stopping reads the epoch value (not the gradient estimator's surrogate) of the
+    term ``plan.monitor`` names (:data:`MONITORED_TERMS`): ``"partitions"``, ``J`` without the
+    cell level, or ``"objective"``, the whole ``J``. The weights with its best value after
+    the warm-up are restored at the end; a non-finite loss stops training with
+    :class:`TrainingError` after restoring them.
     With a ``checkpoint``, training resumes from its saved state (if any) and saves into it
     now and then, after the mixture initialisation and at the end. ``parallel`` is the
     ``DistributedDataParallel`` wrapper of ``module`` under torchrun.
@@ -209,8 +215,9 @@ def fit_module(
             state.epoch = epoch + 1
             # During warm-up the objective still changes: no early stopping yet. (The first
             # full-weight epoch is compared with nothing: inf - min_delta * inf is NaN.)
-            if warm >= 1.0 and _improves(terms["objective"], state.best_loss, plan.min_delta):
-                state.best_loss, state.stale = terms["objective"], 0
+            monitored = terms[MONITORED_TERMS[plan.monitor]]
+            if warm >= 1.0 and _improves(monitored, state.best_loss, plan.min_delta):
+                state.best_loss, state.stale = monitored, 0
                 state.best_state = copy.deepcopy(module.state_dict())
                 state.best_epoch = plan.pretrain_epochs + epoch
             elif warm >= 1.0:
