@@ -30,8 +30,9 @@ demo: install
 	echo "ckit run $$corpus $(DEMO_FLAGS) --out $(DEMO_OUT)" && \
 	$(VENV)/bin/ckit run "$$corpus" $(DEMO_FLAGS) --out $(DEMO_OUT)
 
+# --durations: CI's log names the slowest tests, so a slow or stalled one can be found.
 test: install
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q --durations=10
 
 lint: install
 	$(VENV)/bin/ruff check .
