@@ -304,14 +304,28 @@ def _summary_rows(adata: AnnData, key: str, column: str | None) -> list[tuple[st
     return rows
 
 
+# What the training panel calls each term early stopping may have read.
+_TERM_NAMES = {
+    "partition_objective": "objective without the cell level (what early stopping read)",
+    "objective": "objective (what early stopping read)",
+    "loss": "loss",
+}
+
+
 def _training(adata: AnnData, key: str, pl) -> str:
     import pandas as pd
 
+    from .train import MONITORED_TERMS, kept_epoch
+
     history = pd.DataFrame(adata.uns[key]["history"])
-    term = "objective" if "objective" in history.columns else "loss"
+    params = adata.uns[key].get("params", {})
+    # Results saved before ``monitor`` existed stopped on the whole objective.
+    monitored = MONITORED_TERMS.get(str(params.get("monitor", "objective")), "objective")
+    term = next(t for t in (monitored, "objective", "loss") if t in history.columns)
     stages = history["stage"].astype(str).value_counts() if "stage" in history else {}
     note = ", ".join(f"{count} {stage} epochs" for stage, count in dict(stages).items())
     figure = pl.history(adata, key, terms=term)
+    axes = figure.axes[0]
     magnitude = pd.to_numeric(history[term], errors="coerce").abs()
     magnitude = magnitude[np.isfinite(magnitude) & (magnitude > 0)]
     by_stage = magnitude.groupby(history["stage"].astype(str) if "stage" in history else 0)
@@ -319,7 +333,6 @@ def _training(adata: AnnData, key: str, pl) -> str:
     scale = ""
     if len(medians) > 1 and medians.max() > 30 * medians.min():
         # stages on very different scales (pre-training vs the full objective): keep both visible
-        axes = figure.axes[0]
         if (pd.to_numeric(history[term], errors="coerce").dropna() > 0).all():
             axes.set_yscale("log")
             scale = " on a log scale"
@@ -328,9 +341,18 @@ def _training(adata: AnnData, key: str, pl) -> str:
             scale = " on a symmetric log scale"
         axes.relim()
         axes.autoscale_view()
+    kept = kept_epoch(history, term, float(params.get("min_delta", 0.0)))
+    if kept is not None and "epoch" in kept:
+        axes.axvline(float(kept["epoch"]), color="black", linestyle=":", linewidth=1.0)
+        kept_note = (
+            f"the dotted line marks epoch {int(kept['epoch'])}, the best after the warm-up, "
+            "whose weights were kept"
+        )
+    else:
+        kept_note = "no epoch finished at full weight, so the last weights were kept"
     return _figure(figure) + (
-        f'<p class="note">The training {term} per epoch{scale} ({_e(note)}); the weights of '
-        "the best epoch after the warm-up are kept.</p>"
+        f'<p class="note">The training {_e(_TERM_NAMES[term])} per epoch{scale} '
+        f"({_e(note)}); {kept_note}.</p>"
     )
 
 

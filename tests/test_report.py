@@ -11,6 +11,7 @@ import matplotlib
 matplotlib.use("Agg")
 
 import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 from _cli_inputs import write_corpus  # noqa: E402
 
@@ -140,6 +141,33 @@ def test_label_scores_match_the_metrics(fitted):
     adata.obs.iloc[0, adata.obs.columns.get_loc("label")] = None
     scores, table = label_scores(adata, "label")
     assert scores["n_labelled"] == fitted.n_obs - 1 == table.to_numpy().sum()
+
+
+@pytest.mark.parametrize("monitor", ["partitions", "objective"])
+def test_training_panel_shows_the_monitored_term_and_the_kept_epoch(tmp_path, monitor):
+    adata = adapters.read(write_corpus(tmp_path))
+    options = {**FAST, "max_epochs": 6, "warmup_epochs": 2, "min_delta": 0.0}
+    ckit.tl.cocluster(adata, 3, 3, random_state=0, monitor=monitor, **options)
+    history = pd.DataFrame(adata.uns["cocluster"]["history"])
+    term = {"partitions": "partition_objective", "objective": "objective"}[monitor]
+    full_weight = history[(history["stage"] == "train") & (history["kl_weight"] >= 1)]
+    best = int(full_weight.loc[full_weight[term].idxmin(), "epoch"])
+    text = " ".join(parse(build_report(adata)).sections["training"]["text"].split())
+    assert f"epoch {best}, the best after the warm-up, whose weights were kept" in text
+    assert ("objective without the cell level" in text) == (monitor == "partitions")
+    # A result saved before monitor= existed stopped on the whole objective.
+    del adata.uns["cocluster"]["params"]["monitor"]
+    text = " ".join(parse(build_report(adata)).sections["training"]["text"].split())
+    assert "training objective (what early stopping read)" in text
+    best = int(full_weight.loc[full_weight["objective"].idxmin(), "epoch"])
+    assert f"epoch {best}, the best" in text
+
+
+def test_training_panel_without_a_full_weight_epoch(tmp_path):
+    adata = adapters.read(write_corpus(tmp_path))
+    ckit.tl.cocluster(adata, 3, 3, random_state=0, **{**FAST, "max_epochs": 2, "warmup_epochs": 4})
+    text = " ".join(parse(build_report(adata)).sections["training"]["text"].split())
+    assert "no epoch finished at full weight, so the last weights were kept" in text
 
 
 def test_gaussian_data_with_missing_values(tmp_path):

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import copy
+import dataclasses
 import math
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 
@@ -20,6 +22,7 @@ from cocluster_kit.train import (
     TrainingError,
     TrainingPlan,
     fit_module,
+    kept_epoch,
 )
 
 PRETRAIN, WARMUP, MAX_EPOCHS = 2, 2, 16
@@ -126,6 +129,33 @@ def test_best_weights_are_restored_and_early_stopping_counts_from_them(small_che
     state = module.state_dict()
     for name, value in snapshots[best_epoch].items():
         torch.testing.assert_close(state[name], value, rtol=0, atol=0)
+
+
+@pytest.mark.parametrize("min_delta", [0.0, 0.02])
+def test_kept_epoch_finds_the_epoch_whose_weights_the_loop_kept(small_checkerboard, min_delta):
+    module, data, sampler, plan = _training(small_checkerboard[0])
+    plan = dataclasses.replace(plan, min_delta=min_delta)
+    snapshots = {}
+
+    def watch(entry):
+        snapshots[entry["epoch"]] = copy.deepcopy(module.state_dict())
+
+    history = pd.DataFrame(fit_module(module, data, sampler, plan, callbacks=[watch]))
+    term = MONITORED_TERMS[plan.monitor]
+    kept = kept_epoch(history, term, min_delta)
+    state = module.state_dict()
+    for name, value in snapshots[kept["epoch"]].items():
+        torch.testing.assert_close(state[name], value, rtol=0, atol=0)
+    full_weight = history[(history["stage"] == "train") & (history["kl_weight"] >= 1)]
+    lowest = full_weight.loc[full_weight[term].idxmin(), "epoch"]
+    # With a relative min_delta, small late gains do not count: the kept epoch is not the
+    # lowest one, which is what a plain argmin would report.
+    assert (kept["epoch"] == lowest) == (min_delta == 0.0)
+    # Before any full-weight epoch there is nothing to keep; older histories lack the term.
+    assert kept_epoch(history[history["stage"] == "pretrain"], term, min_delta) is None
+    older = full_weight.drop(columns=["partition_objective"])
+    lowest_objective = older.loc[older["objective"].idxmin(), "epoch"]
+    assert kept_epoch(older, "partition_objective", 0.0)["epoch"] == lowest_objective
 
 
 def test_estimator_keeps_the_best_epoch_after_divergence(small_checkerboard):

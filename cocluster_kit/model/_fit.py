@@ -19,6 +19,7 @@ from ..train import (
     _parallel,
     encode_view,
     fit_module,
+    kept_epoch,
     resolve_epochs,
 )
 from ._validation import PreparedMatrix
@@ -216,7 +217,10 @@ def fit_estimator(
     }
     estimator.history_ = pd.DataFrame(history)
     estimator.bound_ = best_epoch_bound(
-        estimator.history_, *prepared.shape, monitored=MONITORED_TERMS[plan.monitor]
+        estimator.history_,
+        *prepared.shape,
+        monitored=MONITORED_TERMS[plan.monitor],
+        min_delta=plan.min_delta,
     )
     estimator.n_features_in_ = prepared.shape[1]
     estimator.likelihood_ = likelihood
@@ -246,13 +250,13 @@ def fit_estimator(
 
 
 def best_epoch_bound(
-    history: pd.DataFrame, n_rows: int, n_cols: int, *, monitored: str = "partition_objective"
+    history: pd.DataFrame, n_rows: int, n_cols: int, *, monitored: str, min_delta: float
 ) -> float:
     """Evidence bound per matrix entry at the epoch whose weights were kept.
 
-    That is the full-weight training epoch with the lowest ``monitored`` history term (a
-    value of :data:`~cocluster_kit.train.MONITORED_TERMS`), or the last epoch when training
-    never reached full weight (then the last weights are kept).
+    That is the epoch :func:`~cocluster_kit.train.kept_epoch` finds (``monitored`` and
+    ``min_delta`` as in training), or the last epoch when training never reached full
+    weight (then the last weights are kept).
 
     ``(n * row_bound + m * col_bound) / (n * m) + cell_bound``: the row and column sides'
     bounds summed over their items, plus the cell level's mean bound per cell, without the
@@ -260,16 +264,9 @@ def best_epoch_bound(
     """
     if history.empty:
         return float("nan")
-    trained = history[history["stage"] == "train"]
-    if "kl_weight" in trained:
-        trained = trained[trained["kl_weight"] >= 1.0]  # the kept weights come from these
-    if trained.empty:
+    best = kept_epoch(history, monitored, min_delta)
+    if best is None:
         best = history.iloc[-1]
-    else:
-        for term in (monitored, "objective", "loss"):  # older saves lack the first ones
-            if term in trained:
-                break
-        best = trained.loc[trained[term].idxmin()]
     bound = (n_rows * best["row_bound"] + n_cols * best["col_bound"]) / (n_rows * n_cols)
     return float(bound + best.get("cell_bound", 0.0))
 

@@ -258,7 +258,12 @@ def load_model(cls, path, *, device: str = "auto"):
     estimator.column_names_ = metadata["column_names"]
     estimator.history_ = pd.DataFrame(metadata["history"])
     monitored = MONITORED_TERMS.get(params["monitor"], "objective")
-    estimator.bound_ = best_epoch_bound(estimator.history_, *metadata["shape"], monitored=monitored)
+    estimator.bound_ = best_epoch_bound(
+        estimator.history_,
+        *metadata["shape"],
+        monitored=monitored,
+        min_delta=float(params["min_delta"]),
+    )
     rows = _rows_view(tensors, config["input_transform"], metadata["n_features_in"])
     estimator.data_ = _LoadedData(rows, metadata["shape"], config["likelihood"])
     for name in _FITTED_ARRAYS:

@@ -261,24 +261,26 @@ class CoclusterModule(nn.Module):
             outputs["cell"] = (cell_out, cells.weight, scale)
 
         total = torch.zeros((), device=row_out.mean.device)
-        objective = torch.zeros((), device=row_out.mean.device)
+        # The value of J, split into the part the row and column partitions set and the cell
+        # level's part (with joint_gradient=0 the cell level sends the partitions no gradient).
         partition_objective = torch.zeros((), device=row_out.mean.device)
+        cell_objective = torch.zeros((), device=row_out.mean.device)
         terms: dict[str, torch.Tensor] = {}
         for name, (out, weight, scale) in outputs.items():
             per_item = out.loss - phase.critic_weight * out.critic
             total = total + scale * (weight * per_item).sum()
-            # The value of J itself: a DReG surrogate has J's gradient, not J's value.
+            # J's value: a DReG surrogate has J's gradient, not J's value.
             per_item_value = -out.bound - phase.critic_weight * out.critic.detach()
             part = scale * (weight * per_item_value).sum()
-            objective = objective + part
-            if name != "cell":
+            if name == "cell":
+                cell_objective = part
+            else:
                 partition_objective = partition_objective + part
             norm = weight.sum()
             for term in ("bound", "reconstruction", "kl", "critic"):
                 value = (weight * getattr(out, term).detach()).sum() / norm
                 terms[f"{name}_{term}"] = value
         total = total / n_entries
-        objective = objective / n_entries
         partition_objective = partition_objective / n_entries
         if phase.mi_weight > 0:
             block = batch.rows.target[:, batch.columns.index]
@@ -290,12 +292,9 @@ class CoclusterModule(nn.Module):
                 self.columns.responsibilities(col_out.mean),
             )
             total = total + phase.mi_weight * mi_loss
-            objective = objective + phase.mi_weight * mi_loss.detach()
             partition_objective = partition_objective + phase.mi_weight * mi_loss.detach()
             terms["mi"] = mi_loss.detach()
         terms["loss"] = total.detach()
-        terms["objective"] = objective.detach()
-        # J without the cell level: the part whose value the row and column partitions set
-        # (with joint_gradient=0 the cell level sends them no gradient).
+        terms["objective"] = (partition_objective + cell_objective / n_entries).detach()
         terms["partition_objective"] = partition_objective.detach()
         return LossRecord(total=total, terms=terms)

@@ -2,7 +2,14 @@
 
 from ._batches import PRECISIONS, BatchSampler, autocast
 from ._checkpoint import CHECKPOINT_FILE, Checkpointer, LoopState, fingerprint
-from ._loop import MONITORED_TERMS, TrainingError, TrainingPlan, fit_module, resolve_epochs
+from ._loop import (
+    MONITORED_TERMS,
+    TrainingError,
+    TrainingPlan,
+    fit_module,
+    kept_epoch,
+    resolve_epochs,
+)
 from ._mixture_init import MIXTURE_INITS, encode_view, fit_mixture, initialize_mixtures
 
 __all__ = [
@@ -21,5 +28,6 @@ __all__ = [
     "fit_mixture",
     "fit_module",
     "initialize_mixtures",
+    "kept_epoch",
     "resolve_epochs",
 ]

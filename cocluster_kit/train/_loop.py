@@ -8,6 +8,7 @@ import math
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -18,6 +19,9 @@ from ._batches import BatchSampler, autocast
 from ._checkpoint import Checkpointer, LoopState
 from ._mixture_init import initialize_mixtures
 from ._parallel import average_terms
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 logger = logging.getLogger("cocluster_kit")
 
@@ -120,6 +124,38 @@ def _improves(objective: float, best: float, min_delta: float) -> bool:
     if not math.isfinite(objective):
         return False
     return math.isinf(best) or objective < best - min_delta * abs(best)
+
+
+def kept_epoch(history: pd.DataFrame, monitored: str, min_delta: float) -> pd.Series | None:
+    """The row of ``history`` whose weights training kept, found by the loop's own rule.
+
+    Parameters
+    ----------
+    history
+        One row per epoch, as :func:`fit_module` records it.
+    monitored
+        The term early stopping read (a value of :data:`MONITORED_TERMS`). Histories saved
+        before it was recorded fall back to ``"objective"``, then ``"loss"``.
+    min_delta
+        The relative improvement that made an epoch the new best.
+
+    Returns
+    -------
+    pandas.Series or None
+        The full-weight training epoch that last improved on the best seen by ``min_delta``;
+        None when no full-weight epoch finished (training then keeps its last weights).
+    """
+    trained = history[history["stage"] == "train"] if "stage" in history else history
+    if "kl_weight" in trained:
+        trained = trained[trained["kl_weight"] >= 1.0]
+    term = next((t for t in (monitored, "objective", "loss") if t in trained), None)
+    if trained.empty or term is None:
+        return None
+    best, kept = math.inf, None
+    for _, row in trained.iterrows():
+        if _improves(float(row[term]), best, min_delta):
+            best, kept = float(row[term]), row
+    return kept
 
 
 def _pretrain(module, data, sampler, plan, state, record, save, parallel) -> None:
