@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 from conftest import FAST
 
 import cocluster_kit as ckit
+from cocluster_kit.model import EmptyClusterWarning
 from cocluster_kit.model._restarts import fit_with_restarts, restart_seed
 from cocluster_kit.train import TrainingError
 
@@ -73,6 +76,37 @@ def test_a_failed_first_fit_is_raised():
     model = Scripted({0: None})
     with pytest.raises(TrainingError):
         fit_with_restarts(model, model.fit_once, seed=0, n_init="auto")
+
+
+def test_a_kept_fit_with_empty_clusters_warns_and_says_what_to_try():
+    both = ([0, 0, 2, 2], [1, 1, 1])  # row cluster 1 and column cluster 0 empty
+    model = Scripted({0: (-1.0, *both)})
+    with pytest.warns(EmptyClusterWarning) as caught:
+        fit_with_restarts(model, model.fit_once, seed=0, n_init=1)
+    message = str(caught[0].message)
+    assert "1 of the 3 requested row clusters are empty (the rows fall into 2)" in message
+    assert "1 of the 2 requested column clusters are empty (the columns fall into 1)" in message
+    assert "n_init='auto'" in message and "fewer clusters" in message
+    # After restarts that all left a cluster empty: say so, and no advice to restart.
+    model = Scripted({0: (-1.0, *MERGED), 1: (-3.0, *FULL)})
+    expected = "row clusters are empty .* after 2 fits"
+    with pytest.warns(EmptyClusterWarning, match=expected) as caught:
+        fit_with_restarts(model, model.fit_once, seed=0, n_init=2)
+    assert "n_init" not in str(caught[0].message) and model.config_["kept_fit"] == 0
+    # Every cluster used by the kept fit: no warning, even if an earlier fit left one empty.
+    model = Scripted({0: (-1.0, *MERGED), 1: (-0.5, *FULL)})
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", EmptyClusterWarning)
+        fit_with_restarts(model, model.fit_once, seed=0, n_init="auto")
+    assert model.config_["kept_fit"] == 1
+
+
+def test_a_real_fit_that_leaves_clusters_empty_warns():
+    # Eight identical rows cannot fill three row clusters.
+    X = np.tile(np.arange(1.0, 7.0), (8, 1))
+    with pytest.warns(EmptyClusterWarning, match="of the 3 requested row clusters are empty"):
+        model = ckit.CoclusterVAE(3, 2, random_state=0, **FAST).fit(X)
+    assert np.unique(model.row_labels_).size < 3
 
 
 def test_restarts_on_a_real_fit(small_checkerboard):

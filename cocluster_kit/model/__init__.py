@@ -3,6 +3,7 @@
 from ._estimator import CoclusterVAE
 from ._fitted import NotFittedError
 from ._io import FORMAT_VERSION, MissingModelError, ModelFileError
+from ._restarts import EmptyClusterWarning
 from ._validation import (
     looks_log_normalised,
     prepare_matrix,
@@ -13,6 +14,7 @@ from ._validation import (
 __all__ = [
     "FORMAT_VERSION",
     "CoclusterVAE",
+    "EmptyClusterWarning",
     "MissingModelError",
     "ModelFileError",
     "NotFittedError",

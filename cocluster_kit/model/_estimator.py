@@ -302,6 +302,13 @@ class CoclusterVAE(FittedMixin, BaseEstimator):
             some epoch at full weight finished before, the estimator is left fitted with
             the weights of the best such epoch (``history_`` ends at the failure), so its
             labels can still be read.
+
+        Warns
+        -----
+        cocluster_kit.model.EmptyClusterWarning
+            When the kept fit leaves some requested row or column clusters empty (as
+            ``KMeans`` warns on fewer distinct clusters than asked for): how many, on which
+            side, and what to try.
         """
         from ._fit import fit_estimator
         from ._restarts import fit_with_restarts

@@ -25,6 +25,14 @@ AUTO_MAX_FITS = 2
 """Fits ``n_init="auto"`` runs at most: the first, and one restart if it left a cluster empty."""
 
 
+class EmptyClusterWarning(UserWarning):
+    """The kept fit left some of the requested row or column clusters empty.
+
+    As scikit-learn's ``KMeans`` warns when it finds fewer distinct clusters than asked for.
+    Silence it with ``warnings.filterwarnings("ignore", category=EmptyClusterWarning)``.
+    """
+
+
 def restart_seed(seed: int, attempt: int) -> int:
     """The seed of fit number ``attempt`` (0: ``seed`` itself; then derived from it)."""
     if attempt == 0:
@@ -116,3 +124,33 @@ def fit_with_restarts(
             )
     _restore(estimator, best)
     estimator.config_ = {**estimator.config_, "fits": fits, "kept_fit": best_index}
+    message = empty_clusters_message(estimator, fits[best_index], n_fits=len(fits))
+    if message:
+        warnings.warn(message, EmptyClusterWarning, stacklevel=3)
+
+
+def empty_clusters_message(estimator, fit: dict, *, n_fits: int) -> str | None:
+    """What to tell the user when ``fit`` (a ``config_["fits"]`` entry) left clusters empty."""
+    n_rows = estimator.n_row_clusters
+    sides = [
+        (side, empty, requested)
+        for side, empty, requested in (
+            ("row", fit["empty_row_clusters"], n_rows),
+            ("column", fit["empty_col_clusters"], estimator.n_col_clusters or n_rows),
+        )
+        if empty
+    ]
+    if not sides:
+        return None
+    found = " and ".join(
+        f"{empty} of the {requested} requested {side} clusters are empty (the {side}s fall "
+        f"into {requested - empty})"
+        for side, empty, requested in sides
+    )
+    tried = f" after {n_fits} fits" if n_fits > 1 else ""
+    restart = "" if n_fits > 1 else "n_init='auto' (a second fit when a cluster is empty), "
+    return (
+        f"{found}{tried}: groups may have merged, or the data may hold fewer groups than "
+        f"asked for. Try {restart}more epochs (max_epochs), or fewer clusters; row_labels_ and "
+        "column_labels_ show what was found."
+    )
