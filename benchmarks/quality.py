@@ -67,6 +67,8 @@ ABLATIONS = {
     # Latent size of the row and column sides (default 10).
     "latent_dim=5": {"latent_dim": 5},
     "latent_dim=20": {"latent_dim": 20},
+    # The mixtures started from a diagonal GMM fit of the encoder means (default: k-means).
+    "mixture_init=gmm": {"mixture_init": "gmm"},
 }
 
 
