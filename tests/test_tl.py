@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import anndata as ad
 import numpy as np
 import pandas as pd
@@ -243,6 +245,19 @@ def test_choose_k_grid_scores_and_h5ad(tmp_path):
     adata.write_h5ad(tmp_path / "sweep.h5ad")
     back = ad.read_h5ad(tmp_path / "sweep.h5ad").uns["choose_k"]
     pd.testing.assert_frame_equal(back["scores"], scores, check_dtype=False)
+
+
+def test_choose_k_reports_empty_clusters_in_its_runs_without_warning_per_fit():
+    from cocluster_kit.model import EmptyClusterWarning
+
+    # Eight identical rows cannot fill three row clusters.
+    adata = ad.AnnData(np.tile(np.arange(1.0, 7.0), (8, 1)))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", EmptyClusterWarning)
+        ckit.tl.choose_k(adata, (3,), 2, seeds=(0,), **FAST)
+    assert adata.uns["choose_k"]["runs"]["n_row_clusters_used"].tolist()[0] < 3
+    with pytest.warns(EmptyClusterWarning):  # the same fit through tl.cocluster does warn
+        ckit.tl.cocluster(adata, 3, 2, random_state=0, **FAST)
 
 
 def test_choose_k_grid_choices_and_errors():

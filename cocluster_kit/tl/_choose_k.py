@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import logging
 import time
+import warnings
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
@@ -121,7 +122,9 @@ def choose_k(
 
         ``"runs"`` : DataFrame, one row per fit
             ``n_row_clusters``, ``n_col_clusters``, ``seed``, ``bound``,
-            ``n_row_clusters_used``, ``n_col_clusters_used``, ``seconds``.
+            ``n_row_clusters_used``, ``n_col_clusters_used``, ``seconds``. A fit that
+            leaves requested clusters empty shows it here; its
+            :class:`~cocluster_kit.model.EmptyClusterWarning` is not raised in the sweep.
         ``"scores"`` : DataFrame, one row per ``(K, L)``
             ``n_row_clusters``, ``n_col_clusters``, ``criterion`` (median bound),
             ``bound_min``, ``bound_max``, ``row_stability``, ``col_stability`` (mean pairwise
@@ -140,6 +143,8 @@ def choose_k(
         for seed in seed_list
     ):
         raise ValueError(f"seeds={seeds!r} must be a non-empty list of non-negative integers.")
+    from ..model import EmptyClusterWarning  # imports torch: only once there is work to do
+
     fit_input = prepare_fit(adata, layer, model_kwargs)
     runs, scores, likelihood = [], [], None
     run_row_labels, run_col_labels = [], []
@@ -147,7 +152,10 @@ def choose_k(
         row_labelings, col_labelings, bounds = [], [], []
         for seed in seed_list:
             started = time.perf_counter()
-            model = fit_model(fit_input, n_rows, n_cols, int(seed))
+            with warnings.catch_warnings():
+                # Empty clusters are part of what the sweep measures (the runs' *_used).
+                warnings.simplefilter("ignore", EmptyClusterWarning)
+                model = fit_model(fit_input, n_rows, n_cols, int(seed))
             likelihood = likelihood or model.likelihood_
             runs.append(
                 {
