@@ -71,6 +71,9 @@ ABLATIONS = {
     "mixture_init=gmm": {"mixture_init": "gmm"},
     # Smaller minibatches (default 256 a side): more, noisier steps per epoch on small data.
     "batch_size=64": {"row_batch_size": 64, "col_batch_size": 64},
+    # Adam's step size (default 1e-3), with the same budget of steps.
+    "learning_rate=3e-3": {"learning_rate": 3e-3},
+    "learning_rate=3e-4": {"learning_rate": 3e-4},
 }
 
 

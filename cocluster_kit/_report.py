@@ -315,13 +315,13 @@ _TERM_NAMES = {
 def _training(adata: AnnData, key: str, pl) -> str:
     import pandas as pd
 
-    from .train import MONITORED_TERMS, kept_epoch
+    from .train import MONITORED_TERMS, kept_epoch, monitored_term
 
     history = pd.DataFrame(adata.uns[key]["history"])
     params = adata.uns[key].get("params", {})
     # Results saved before ``monitor`` existed stopped on the whole objective.
     monitored = MONITORED_TERMS.get(str(params.get("monitor", "objective")), "objective")
-    term = next(t for t in (monitored, "objective", "loss") if t in history.columns)
+    term = monitored_term(history.columns, monitored)
     stages = history["stage"].astype(str).value_counts() if "stage" in history else {}
     note = ", ".join(f"{count} {stage} epochs" for stage, count in dict(stages).items())
     figure = pl.history(adata, key, terms=term)

@@ -23,6 +23,7 @@ from cocluster_kit.train import (
     TrainingPlan,
     fit_module,
     kept_epoch,
+    monitored_term,
 )
 
 PRETRAIN, WARMUP, MAX_EPOCHS = 2, 2, 16
@@ -156,6 +157,14 @@ def test_kept_epoch_finds_the_epoch_whose_weights_the_loop_kept(small_checkerboa
     older = full_weight.drop(columns=["partition_objective"])
     lowest_objective = older.loc[older["objective"].idxmin(), "epoch"]
     assert kept_epoch(older, "partition_objective", 0.0)["epoch"] == lowest_objective
+
+
+def test_monitored_term_falls_back_for_older_histories():
+    recorded = ["epoch", "loss", "objective", "partition_objective"]
+    assert monitored_term(recorded, "partition_objective") == "partition_objective"
+    assert monitored_term(recorded[:3], "partition_objective") == "objective"
+    assert monitored_term(["epoch", "loss"], "objective") == "loss"
+    assert monitored_term(["epoch"], "objective") is None
 
 
 def test_estimator_keeps_the_best_epoch_after_divergence(small_checkerboard):

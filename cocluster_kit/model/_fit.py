@@ -22,6 +22,7 @@ from ..train import (
     kept_epoch,
     resolve_epochs,
 )
+from ._restarts import requested_clusters
 from ._validation import PreparedMatrix
 
 logger = logging.getLogger("cocluster_kit")
@@ -116,7 +117,7 @@ def fit_estimator(
     :class:`~cocluster_kit.train.TrainingError` after some full-weight epoch leaves the
     estimator fitted with the best weights seen, then is raised again.
     """
-    n_col_clusters = estimator.n_col_clusters or estimator.n_row_clusters
+    _, n_col_clusters = requested_clusters(estimator)
     shard, device = _parallel.start(device)
     if checkpoint is not None and shard.world_size > 1:
         raise ValueError(

@@ -40,10 +40,14 @@ def restart_seed(seed: int, attempt: int) -> int:
     return int(np.random.default_rng([seed, attempt]).integers(2**31 - 1))
 
 
+def requested_clusters(estimator) -> tuple[int, int]:
+    """The numbers of row and column clusters ``estimator`` asks for (columns default to rows)."""
+    return estimator.n_row_clusters, estimator.n_col_clusters or estimator.n_row_clusters
+
+
 def empty_clusters(estimator) -> tuple[int, int]:
     """Requested row and column clusters that no item of the fitted ``estimator`` is in."""
-    n_rows = estimator.n_row_clusters
-    n_cols = estimator.n_col_clusters or n_rows
+    n_rows, n_cols = requested_clusters(estimator)
     return (
         n_rows - np.unique(estimator.row_labels_).size,
         n_cols - np.unique(estimator.column_labels_).size,
@@ -131,12 +135,12 @@ def fit_with_restarts(
 
 def empty_clusters_message(estimator, fit: dict, *, n_fits: int) -> str | None:
     """What to tell the user when ``fit`` (a ``config_["fits"]`` entry) left clusters empty."""
-    n_rows = estimator.n_row_clusters
+    n_rows, n_cols = requested_clusters(estimator)
     sides = [
         (side, empty, requested)
         for side, empty, requested in (
             ("row", fit["empty_row_clusters"], n_rows),
-            ("column", fit["empty_col_clusters"], estimator.n_col_clusters or n_rows),
+            ("column", fit["empty_col_clusters"], n_cols),
         )
         if empty
     ]

@@ -8,6 +8,7 @@ from ._loop import (
     TrainingPlan,
     fit_module,
     kept_epoch,
+    monitored_term,
     resolve_epochs,
 )
 from ._mixture_init import MIXTURE_INITS, encode_view, fit_mixture, initialize_mixtures
@@ -29,5 +30,6 @@ __all__ = [
     "fit_module",
     "initialize_mixtures",
     "kept_epoch",
+    "monitored_term",
     "resolve_epochs",
 ]

@@ -6,7 +6,7 @@ import copy
 import logging
 import math
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -126,6 +126,16 @@ def _improves(objective: float, best: float, min_delta: float) -> bool:
     return math.isinf(best) or objective < best - min_delta * abs(best)
 
 
+def monitored_term(columns: Iterable[str], monitored: str) -> str | None:
+    """The history column early stopping read: ``monitored`` if recorded, else the fallbacks.
+
+    Histories saved before ``monitored`` was recorded fall back to ``"objective"``, then to
+    ``"loss"``; None when ``columns`` holds none of them.
+    """
+    present = set(columns)
+    return next((term for term in (monitored, "objective", "loss") if term in present), None)
+
+
 def kept_epoch(history: pd.DataFrame, monitored: str, min_delta: float) -> pd.Series | None:
     """The row of ``history`` whose weights training kept, found by the loop's own rule.
 
@@ -134,8 +144,8 @@ def kept_epoch(history: pd.DataFrame, monitored: str, min_delta: float) -> pd.Se
     history
         One row per epoch, as :func:`fit_module` records it.
     monitored
-        The term early stopping read (a value of :data:`MONITORED_TERMS`). Histories saved
-        before it was recorded fall back to ``"objective"``, then ``"loss"``.
+        The term early stopping read (a value of :data:`MONITORED_TERMS`); older histories
+        fall back as :func:`monitored_term` says.
     min_delta
         The relative improvement that made an epoch the new best.
 
@@ -148,7 +158,7 @@ def kept_epoch(history: pd.DataFrame, monitored: str, min_delta: float) -> pd.Se
     trained = history[history["stage"] == "train"] if "stage" in history else history
     if "kl_weight" in trained:
         trained = trained[trained["kl_weight"] >= 1.0]
-    term = next((t for t in (monitored, "objective", "loss") if t in trained), None)
+    term = monitored_term(trained.columns, monitored)
     if trained.empty or term is None:
         return None
     best, kept = math.inf, None
