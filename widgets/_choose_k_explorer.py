@@ -273,4 +273,3 @@ class ChooseKExplorer(widgets.VBox):
         blocks = get.blocks_df(fit, fit_key)
         fit.uns[fit_key]["block_means"] = blocks["mean"].to_numpy().reshape(n_rows, n_cols)
         return fit, fit_key
-
