@@ -74,6 +74,9 @@ ABLATIONS = {
     # Adam's step size (default 1e-3), with the same budget of steps.
     "learning_rate=3e-3": {"learning_rate": 3e-3},
     "learning_rate=3e-4": {"learning_rate": 3e-4},
+    # Width of the encoders' hidden layers (default 256, 128).
+    "hidden=(128, 64)": {"hidden": (128, 64)},
+    "hidden=(512, 256)": {"hidden": (512, 256)},
 }
 
 
