@@ -36,6 +36,30 @@ def store_run(path: Path, key: str, run: dict) -> None:
         write_json(path, cache)
 
 
+def package_stamps() -> tuple[str, str]:
+    """Cache stamps: (for model runs: version + package tree, for baseline runs: version)."""
+    import cocluster_kit as ckit
+
+    return f"{ckit.__version__}+{code_revision()}", ckit.__version__
+
+
+def run_missing(cache_path: Path, jobs) -> dict:
+    """Run each ``(key, stamp, run)`` of ``jobs`` whose cached run lacks ``stamp``.
+
+    ``run()`` returns the run's scores; each is stored with its stamp as soon as it ends and
+    printed. Returns the cache, with the runs other processes stored meanwhile.
+    """
+    cache = read_json(cache_path)
+    for key, stamp, run in jobs:
+        if key in cache and cache[key].get("version") == stamp:
+            continue
+        result = run()
+        cache[key] = {**result, "version": stamp}
+        store_run(cache_path, key, cache[key])
+        print(f"{key}: {result}", flush=True)
+    return read_json(cache_path)
+
+
 def code_revision() -> str:
     """The revision of the ``cocluster_kit`` package the runs use (``unknown`` outside git).
 

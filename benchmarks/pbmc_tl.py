@@ -25,13 +25,13 @@ from pathlib import Path
 import numpy as np
 from _common import (
     add_run_options,
-    code_revision,
     machine,
+    package_stamps,
     read_json,
     replace_section,
+    run_missing,
     run_stamps,
     set_threads,
-    store_run,
 )
 
 HERE = Path(__file__).resolve().parent
@@ -70,23 +70,14 @@ METHODS = {"tl.cocluster": run_model, "KMeans on X_pca": run_kmeans}
 
 
 def collect(seeds, cache_path: Path) -> dict:
-    import cocluster_kit as ckit
-
-    cache = read_json(cache_path)
-    stamps = {
-        "tl.cocluster": f"{ckit.__version__}+{code_revision()}",
-        "KMeans on X_pca": ckit.__version__,
-    }
-    for seed in seeds:
-        for method, run in METHODS.items():
-            key = f"pbmc_tl|{method}|{seed}"
-            if key in cache and cache[key].get("version") == stamps[method]:
-                continue
-            result = run(seed)
-            cache[key] = {**result, "version": stamps[method]}
-            store_run(cache_path, key, cache[key])
-            print(f"{key}: {result}", flush=True)
-    return read_json(cache_path)  # with the runs other processes stored meanwhile
+    model_stamp, baseline_stamp = package_stamps()
+    stamps = {"tl.cocluster": model_stamp, "KMeans on X_pca": baseline_stamp}
+    jobs = (
+        (f"pbmc_tl|{method}|{seed}", stamps[method], lambda run=run, seed=seed: run(seed))
+        for seed in seeds
+        for method, run in METHODS.items()
+    )
+    return run_missing(cache_path, jobs)
 
 
 def table(cache: dict, seeds) -> str:

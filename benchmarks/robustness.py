@@ -32,19 +32,20 @@ Each run is stored in a JSON cache as soon as it finishes; ``--write`` replaces 
 from __future__ import annotations
 
 import argparse
+import functools
 import time
 from pathlib import Path
 
 import numpy as np
 from _common import (
     add_run_options,
-    code_revision,
     machine,
+    package_stamps,
     read_json,
     replace_section,
+    run_missing,
     run_stamps,
     set_threads,
-    store_run,
 )
 
 HERE = Path(__file__).resolve().parent
@@ -143,26 +144,21 @@ METHODS = {"CoclusterVAE": run_model, "SpectralBiclustering": run_spectral}
 
 
 def collect(conditions, seeds, cache_path: Path) -> dict:
-    import cocluster_kit as ckit
-
-    cache = read_json(cache_path)
-    stamps = {
-        "CoclusterVAE": f"{ckit.__version__}+{code_revision()}",
-        "SpectralBiclustering": ckit.__version__,
-    }
-    for seed in seeds:
-        for name in conditions:
-            case = None
-            for method, run in METHODS.items():
-                key = f"robustness|{name}|{method}|{seed}"
-                if key in cache and cache[key].get("version") == stamps[method]:
-                    continue
-                case = case or make_case(*CONDITIONS[name], seed)
-                result = run(case, seed)
-                cache[key] = {**result, "version": stamps[method]}
-                store_run(cache_path, key, cache[key])
-                print(f"{key}: { {k: round(v, 3) for k, v in result.items()} }", flush=True)
-    return read_json(cache_path)  # with the runs other processes stored meanwhile
+    model_stamp, baseline_stamp = package_stamps()
+    stamps = {"CoclusterVAE": model_stamp, "SpectralBiclustering": baseline_stamp}
+    # the methods of one case run one after the other: keep that case only (1000 x 1000 each)
+    cases = functools.lru_cache(maxsize=1)(lambda name, seed: make_case(*CONDITIONS[name], seed))
+    jobs = (
+        (
+            f"robustness|{name}|{method}|{seed}",
+            stamps[method],
+            lambda run=run, name=name, seed=seed: run(cases(name, seed), seed),
+        )
+        for seed in seeds
+        for name in conditions
+        for method, run in METHODS.items()
+    )
+    return run_missing(cache_path, jobs)
 
 
 def summary(cache: dict, conditions, seeds) -> str:
